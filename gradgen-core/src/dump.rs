@@ -1,0 +1,107 @@
+//! Text views of a differentiated function: an SSA-style dump of the IR, and operation
+//! counts.
+//!
+//! The dump lists the live nodes in id order, the forward pass first, then the adjoint code,
+//! then which node is the value and which the derivative of each parameter:
+//!
+//! ```text
+//! fn exp_sin_sq(x)
+//!   %0 = param x
+//!   %1 = mul %0, %0
+//!   %2 = sin %1
+//!   %3 = exp %2
+//! adjoint
+//!   %5 = cos %1
+//!   %6 = mul %3, %5
+//!   ...
+//! value %3
+//! d_x %8
+//! ```
+
+use std::fmt::Write;
+
+use crate::emit::Roots;
+use crate::ir::{Graph, Id, Op};
+use crate::{ops, Differentiated};
+
+/// Scalar operation counts: each arithmetic operator, negation, comparison and math call is
+/// one; parameters, constants, copies and selects are free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpCounts {
+    /// Operations of the function itself (its value).
+    pub function: usize,
+    /// Operations of the emitted `<name>_grad`, value and gradient together.
+    pub emitted: usize,
+    /// Operations the gradient adds to the function: `emitted - function`.
+    pub gradient: usize,
+}
+
+impl OpCounts {
+    /// The emitted operations over the function's.
+    pub fn ratio(&self) -> f64 {
+        self.emitted as f64 / self.function.max(1) as f64
+    }
+}
+
+/// Counts the operations needed for the value alone and for all `roots`.
+pub fn counts(graph: &Graph, roots: &Roots) -> OpCounts {
+    let count = |ids: Vec<Id>| ids.into_iter().filter(|&id| graph.op(id).is_counted()).count();
+    let function = count(graph.live(&[roots.value]));
+    let emitted = count(graph.live(&roots.all()));
+    OpCounts { function, emitted, gradient: emitted - function }
+}
+
+/// The SSA-style dump of a differentiated function.
+pub fn dump(d: &Differentiated) -> String {
+    let f = &d.function;
+    let roots = d.roots();
+    let live = d.graph.live(&roots.all());
+    let params: Vec<String> = f.params.iter().map(|(p, _)| p.to_string()).collect();
+    let mut out = format!("fn {}({})\n", f.item.sig.ident, params.join(", "));
+    let (forward, adjoint): (Vec<Id>, Vec<Id>) =
+        live.iter().partition(|id| id.index() < d.gradient.forward_len);
+    for id in forward {
+        line(&mut out, d, id);
+    }
+    out.push_str("adjoint\n");
+    for id in adjoint {
+        line(&mut out, d, id);
+    }
+    let _ = writeln!(out, "value {}", roots.value);
+    for ((p, _), g) in f.params.iter().zip(&roots.gradient) {
+        let _ = writeln!(out, "d_{p} {g}");
+    }
+    out
+}
+
+fn line(out: &mut String, d: &Differentiated, id: Id) {
+    let node = d.graph.node(id);
+    let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
+    let op = match node.op {
+        Op::Param(i) => format!("param {}", d.function.params[i as usize].0),
+        Op::Const(c) => format!("const {:?}", c.get()),
+        op => format!("{} {}", op_name(op), args.join(", ")),
+    };
+    let _ = write!(out, "  {id} = {op}");
+    if let Some(name) = d.function.names.get(&id) {
+        let _ = write!(out, "  ; {name}");
+    }
+    out.push('\n');
+}
+
+/// The name of an operation in the dump.
+pub fn op_name(op: Op) -> String {
+    match op {
+        Op::Add => "add".into(),
+        Op::Sub => "sub".into(),
+        Op::Mul => "mul".into(),
+        Op::Div => "div".into(),
+        Op::Neg => "neg".into(),
+        Op::Select => "select".into(),
+        Op::Cmp(c) => format!("cmp {}", c.symbol()),
+        Op::Powi(n) => format!("powi {n}"),
+        Op::Param(i) => format!("param {i}"),
+        Op::Const(c) => format!("const {:?}", c.get()),
+        op => ops::method_name(op).unwrap_or("op").to_string(),
+    }
+}

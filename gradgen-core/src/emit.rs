@@ -1,0 +1,360 @@
+//! Emission: the differentiated graph to the tokens of `<name>_grad`.
+//!
+//! Only the nodes that the value or the gradient need are emitted, in id order (operands
+//! first). A node becomes a `let` statement when the user named it, when it is used more than
+//! once, when it is a result, or when inlining it would nest expressions deeper than
+//! [`MAX_INLINE_DEPTH`]; every other node is written inline in its one consumer, so the code
+//! reads like a hand-written gradient.
+//!
+//! Before / after, for `fn f(x: f64) -> f64 { (x * x).sin().exp() }`:
+//!
+//! ```text
+//! let t0 = x * x;                         // used twice
+//! let value = f64::exp(f64::sin(t0));     // the result
+//! let t1 = value * f64::cos(t0);
+//! let d_x = t1 * x + t1 * x;
+//! (value, d_x)
+//! ```
+//!
+//! Names are given in emission order: the user's `let` names, `value` for the result, `d_<p>`
+//! for the derivative with respect to parameter `p`, `d_<name>` for the adjoint of a named
+//! binding, and `t0`, `t1`, ... for the rest, each made unique. Nothing depends on memory
+//! addresses or hash order, so the same source gives the same tokens.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::diff::Gradient;
+use crate::ir::{Graph, Id, Op};
+use crate::lower::Function;
+use crate::ops;
+
+/// The deepest an emitted expression may nest before a node is given its own statement. It
+/// keeps expressions readable and keeps rustc and prettyplease far from their recursion limits.
+pub const MAX_INLINE_DEPTH: usize = 12;
+
+/// Operator precedence of an emitted expression, lowest first. An operand whose precedence is
+/// below what its position needs is wrapped in parentheses.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Prec {
+    If,
+    Cmp,
+    Add,
+    Mul,
+    Neg,
+    Atom,
+}
+
+/// The roots of emission: the value and the derivative for each parameter.
+pub struct Roots {
+    pub value: Id,
+    pub gradient: Vec<Id>,
+}
+
+impl Roots {
+    /// The value first, then the gradient in parameter order.
+    pub fn all(&self) -> Vec<Id> {
+        std::iter::once(self.value).chain(self.gradient.iter().copied()).collect()
+    }
+}
+
+/// The decisions of emission: which nodes are statements, and their names.
+struct Plan<'a> {
+    graph: &'a Graph,
+    live: Vec<Id>,
+    names: BTreeMap<Id, Ident>,
+    params: BTreeMap<Id, Ident>,
+}
+
+/// The `<name>_grad` function for `f`, whose graph now also holds the adjoint code.
+pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
+    let roots = Roots { value: f.output, gradient: grad.params.clone() };
+    let plan = Plan::new(f, graph, grad, &roots);
+    let body: Vec<TokenStream> = plan.statements();
+    let value = plan.operand(roots.value, Prec::If);
+    let derivatives: Vec<TokenStream> =
+        roots.gradient.iter().map(|&g| plan.operand(g, Prec::If)).collect();
+    let (gradient, gradient_ty) = gradient_shape(&derivatives);
+    let signature = plan.signature(f, &gradient_ty);
+    let doc = doc_lines(f);
+    let cfgs = f.item.attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    let allow = plan.needs_approx_constant_allow().then(|| quote!(#[allow(clippy::approx_constant)]));
+    quote! {
+        #(#doc)*
+        #(#cfgs)*
+        #allow
+        #signature {
+            #(#body)*
+            (#value, #gradient)
+        }
+    }
+}
+
+/// The gradient expression and type: the bare derivative for one parameter, a tuple for
+/// several, `()` for none.
+fn gradient_shape(derivatives: &[TokenStream]) -> (TokenStream, TokenStream) {
+    let ty = float_type();
+    match derivatives {
+        [one] => (one.clone(), quote!(#ty)),
+        many => {
+            let tys = many.iter().map(|_| &ty);
+            (quote!((#(#many),*)), quote!((#(#tys),*)))
+        }
+    }
+}
+
+fn float_type() -> Ident {
+    Ident::new("f64", Span::call_site())
+}
+
+fn doc_lines(f: &Function) -> Vec<TokenStream> {
+    let name = &f.item.sig.ident;
+    let wrt: Vec<String> = f.params.iter().map(|(p, _)| format!("∂/∂{}", unraw(p))).collect();
+    let gradient = match wrt.as_slice() {
+        [one] => format!("`{one}`"),
+        many => format!("`({})`", many.join(", ")),
+    };
+    let lines = [
+        format!(" The value of [`{name}`] and its gradient {gradient}, as `(value, gradient)`."),
+        String::new(),
+        " Emitted by `#[grad]`: one reverse sweep, differentiated at compile time.".to_string(),
+    ];
+    lines.iter().map(|l| quote!(#[doc = #l])).collect()
+}
+
+fn unraw(ident: &Ident) -> String {
+    syn::ext::IdentExt::unraw(ident).to_string()
+}
+
+impl<'a> Plan<'a> {
+    fn new(f: &Function, graph: &'a Graph, grad: &Gradient, roots: &Roots) -> Self {
+        let live = graph.live(&roots.all());
+        let params: BTreeMap<Id, Ident> = f.params.iter().map(|(i, id)| (*id, i.clone())).collect();
+        let statements = choose_statements(graph, &live, roots, &f.names);
+        let names = name_statements(f, grad, roots, &statements, &params);
+        Plan { graph, live, names, params }
+    }
+
+    /// The `let` statements, in id order.
+    fn statements(&self) -> Vec<TokenStream> {
+        let named = self.live.iter().filter_map(|id| self.names.get(id).map(|n| (*id, n)));
+        named
+            .map(|(id, name)| {
+                let value = self.expression(id).0;
+                quote!(let #name = #value;)
+            })
+            .collect()
+    }
+
+    /// The expression of `id` as an operand needing precedence `need`.
+    fn operand(&self, id: Id, need: Prec) -> TokenStream {
+        let (tokens, prec) = self.reference(id);
+        if prec < need {
+            quote!((#tokens))
+        } else {
+            tokens
+        }
+    }
+
+    /// How `id` is written where it is used: its name, its literal, or its expression.
+    fn reference(&self, id: Id) -> (TokenStream, Prec) {
+        if let Some(name) = self.names.get(&id).or_else(|| self.params.get(&id)) {
+            return (quote!(#name), Prec::Atom);
+        }
+        self.expression(id)
+    }
+
+    /// The expression computing `id` from its operands.
+    fn expression(&self, id: Id) -> (TokenStream, Prec) {
+        let node = self.graph.node(id);
+        let arg = |i: usize, need: Prec| self.operand(node.args[i], need);
+        let ty = float_type();
+        match node.op {
+            Op::Param(_) => (self.params.get(&id).map(|p| quote!(#p)).unwrap_or_default(), Prec::Atom),
+            Op::Const(c) => literal(c.get()),
+            Op::Add => binary(quote!(+), arg(0, Prec::Add), arg(1, Prec::Mul), Prec::Add),
+            Op::Sub => binary(quote!(-), arg(0, Prec::Add), arg(1, Prec::Mul), Prec::Add),
+            Op::Mul => binary(quote!(*), arg(0, Prec::Mul), arg(1, Prec::Neg), Prec::Mul),
+            Op::Div => binary(quote!(/), arg(0, Prec::Mul), arg(1, Prec::Neg), Prec::Mul),
+            Op::Neg => {
+                let x = arg(0, Prec::Atom);
+                (quote!(-#x), Prec::Neg)
+            }
+            Op::Cmp(cmp) => {
+                let symbol: TokenStream = cmp.symbol().parse().unwrap_or_default();
+                binary(symbol, arg(0, Prec::Add), arg(1, Prec::Add), Prec::Cmp)
+            }
+            Op::Select => (self.select(id), Prec::If),
+            Op::Powi(n) => {
+                let (x, n) = (arg(0, Prec::If), proc_macro2::Literal::i32_unsuffixed(n));
+                (quote!(#ty::powi(#x, #n)), Prec::Atom)
+            }
+            op => {
+                let name = format_ident!("{}", ops::method_name(op).unwrap_or("from"));
+                let args = (0..node.args.len()).map(|i| arg(i, Prec::If));
+                (quote!(#ty::#name(#(#args),*)), Prec::Atom)
+            }
+        }
+    }
+
+    /// `if c { a } else { b }`, with an inlined select in the `else` arm written `else if`.
+    fn select(&self, id: Id) -> TokenStream {
+        let node = self.graph.node(id);
+        let cond = self.operand(node.args[0], Prec::Cmp);
+        let then = self.operand(node.args[1], Prec::If);
+        let other = node.args[2];
+        let inline_select = self.graph.op(other) == Op::Select && !self.names.contains_key(&other);
+        if inline_select {
+            let rest = self.select(other);
+            quote!(if #cond { #then } else #rest)
+        } else {
+            let otherwise = self.operand(other, Prec::If);
+            quote!(if #cond { #then } else { #otherwise })
+        }
+    }
+
+    /// The signature of `<name>_grad`: the original parameters, an underscore before those
+    /// the gradient does not read, and the `(value, gradient)` return type.
+    fn signature(&self, f: &Function, gradient_ty: &TokenStream) -> TokenStream {
+        let vis = &f.item.vis;
+        let name = format_ident!("{}_grad", f.item.sig.ident);
+        let ty = float_type();
+        let live: BTreeSet<Id> = self.live.iter().copied().collect();
+        let params = f.params.iter().map(|(ident, id)| {
+            let ident =
+                if live.contains(id) { ident.clone() } else { format_ident!("_{}", unraw(ident)) };
+            quote!(#ident: #ty)
+        });
+        quote!(#vis fn #name(#(#params),*) -> (#ty, #gradient_ty))
+    }
+
+    fn needs_approx_constant_allow(&self) -> bool {
+        let constants = self.live.iter().filter_map(|&id| self.graph.constant(id));
+        constants.map(f64::abs).any(|v| ops::constant_name(v).is_none() && ops::near_constant(v))
+    }
+}
+
+fn binary(op: TokenStream, l: TokenStream, r: TokenStream, prec: Prec) -> (TokenStream, Prec) {
+    (quote!(#l #op #r), prec)
+}
+
+/// A float constant: a named constant of `core::f64::consts` where the bits match, else the
+/// shortest literal that reads back to the same bits.
+fn literal(value: f64) -> (TokenStream, Prec) {
+    let ty = float_type();
+    let magnitude = value.abs();
+    let tokens = if value.is_nan() {
+        return (quote!(#ty::NAN), Prec::Atom);
+    } else if magnitude.is_infinite() {
+        quote!(#ty::INFINITY)
+    } else if let Some(name) = ops::constant_name(magnitude) {
+        let name = format_ident!("{name}");
+        quote!(core::#ty::consts::#name)
+    } else {
+        let lit = syn::LitFloat::new(&format!("{magnitude:?}_f64"), Span::call_site());
+        quote!(#lit)
+    };
+    if value.is_sign_negative() {
+        (quote!(-#tokens), Prec::Neg)
+    } else {
+        (tokens, Prec::Atom)
+    }
+}
+
+/// Which live nodes get a `let` statement; see the module documentation.
+fn choose_statements(
+    graph: &Graph,
+    live: &[Id],
+    roots: &Roots,
+    user_names: &BTreeMap<Id, String>,
+) -> BTreeSet<Id> {
+    let mut uses: BTreeMap<Id, usize> = BTreeMap::new();
+    for &id in live {
+        for &a in &graph.node(id).args {
+            *uses.entry(a).or_default() += 1;
+        }
+    }
+    let root_set: BTreeSet<Id> = roots.all().into_iter().collect();
+    let mut statements = BTreeSet::new();
+    let mut depth: BTreeMap<Id, usize> = BTreeMap::new();
+    for &id in live {
+        let node = graph.node(id);
+        if matches!(node.op, Op::Param(_) | Op::Const(_)) {
+            continue;
+        }
+        let nested = node.args.iter().map(|a| depth.get(a).copied().unwrap_or(0)).max();
+        let d = 1 + nested.unwrap_or(0);
+        let shared = uses.get(&id).copied().unwrap_or(0) >= 2;
+        let named = user_names.contains_key(&id) || root_set.contains(&id);
+        if shared || named || d > MAX_INLINE_DEPTH {
+            statements.insert(id);
+        } else {
+            depth.insert(id, d);
+        }
+    }
+    statements
+}
+
+/// Names the statements in id order, each name unique in the function.
+fn name_statements(
+    f: &Function,
+    grad: &Gradient,
+    roots: &Roots,
+    statements: &BTreeSet<Id>,
+    params: &BTreeMap<Id, Ident>,
+) -> BTreeMap<Id, Ident> {
+    let mut taken: BTreeSet<String> = params.values().map(unraw).collect();
+    let mut wanted: BTreeMap<Id, String> = BTreeMap::new();
+    for (id, name) in &f.names {
+        wanted.insert(*id, name.clone());
+    }
+    for (index, adjoint) in grad.adjoints.iter().enumerate() {
+        let primal_name = f.names.get(&Id::new(index));
+        if let (Some(adjoint), Some(name)) = (adjoint, primal_name) {
+            wanted.entry(*adjoint).or_insert_with(|| format!("d_{name}"));
+        }
+    }
+    for ((p, _), g) in f.params.iter().zip(&roots.gradient) {
+        wanted.insert(*g, format!("d_{}", unraw(p)));
+    }
+    wanted.entry(roots.value).or_insert_with(|| "value".to_string());
+    let mut names = BTreeMap::new();
+    let mut counter = 0;
+    for &id in statements {
+        let name = match wanted.get(&id) {
+            Some(w) => unique(w, &mut taken),
+            None => next_temporary(&mut counter, &mut taken),
+        };
+        names.insert(id, Ident::new(&name, Span::call_site()));
+    }
+    names
+}
+
+fn unique(wanted: &str, taken: &mut BTreeSet<String>) -> String {
+    let mut name = wanted.to_string();
+    let mut n = 2;
+    while taken.contains(&name) || is_keyword(&name) {
+        name = format!("{wanted}_{n}");
+        n += 1;
+    }
+    taken.insert(name.clone());
+    name
+}
+
+fn next_temporary(counter: &mut usize, taken: &mut BTreeSet<String>) -> String {
+    loop {
+        let name = format!("t{counter}");
+        *counter += 1;
+        if taken.insert(name.clone()) {
+            return name;
+        }
+    }
+}
+
+/// Whether `name` would need a raw identifier; names built from user names can be (`d_` plus
+/// a keyword is not a keyword, but an unraw user name itself can be one).
+fn is_keyword(name: &str) -> bool {
+    syn::parse_str::<Ident>(name).is_err()
+}

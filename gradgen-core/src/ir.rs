@@ -1,0 +1,363 @@
+//! The intermediate representation: an add-only, hash-consed expression DAG.
+//!
+//! A [`Graph`] is a flat list of [`Node`]s. A node is an operation ([`Op`]) and the ids of its
+//! operands. Two invariants hold for every graph and every pass relies on them:
+//!
+//! 1. **Operands come first.** A node's operands have smaller ids than the node itself, so the
+//!    id order is a topological order: the forward pass reads it upwards and the reverse sweep
+//!    downwards, without a sort.
+//! 2. **No duplicates.** [`Graph::add`] looks the node up in a memo table before pushing it, so
+//!    building an expression that already exists returns the existing id. Shared
+//!    subexpressions are shared by construction, in the function and in its adjoint code.
+//!
+//! Nodes are never removed or changed; passes that drop work (dead code) do it by choosing which
+//! ids to emit. Every node keeps the source span it was first built from, so a later pass can
+//! point at the user's tokens.
+//!
+//! # Where loops and branches go
+//!
+//! A graph is one *region*: straight-line code whose inputs are [`Op::Param`] nodes. A loop
+//! that stays a loop will be a node whose operation names a body region (its own graph, with
+//! the loop-carried values and the induction variable as params) and whose results are read
+//! by projection nodes; a branch will be a node naming two regions. The reverse sweep of such
+//! a node is the reversed loop over the body's own adjoint region. Because regions are graphs
+//! of the same kind, every pass below works on a region without knowing whether it is the
+//! whole function or a loop body.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use proc_macro2::Span;
+
+/// The index of a node in its [`Graph`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(u32);
+
+impl Id {
+    /// The id of the node at `index`. Ids are only made by a [`Graph`], which keeps them below
+    /// [`MAX_NODES`], so the conversion to `u32` is lossless.
+    pub(crate) fn new(index: usize) -> Id {
+        Id(index as u32)
+    }
+
+    /// The position of the node in [`Graph::nodes`].
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// A float constant, hashed and compared by its bits.
+///
+/// Comparing bits makes `0.0` and `-0.0` two different constants (they are different values
+/// for division and for `atan2`), and makes every NaN payload its own constant; neither
+/// matters for correctness, because a constant is only ever merged with a bit-identical one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Const(u64);
+
+impl Const {
+    /// The constant holding `value`.
+    pub fn new(value: f64) -> Self {
+        Const(value.to_bits())
+    }
+
+    /// The value of the constant.
+    pub fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl fmt::Debug for Const {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.get())
+    }
+}
+
+/// A comparison between two floats, giving a boolean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Cmp {
+    /// Evaluates the comparison.
+    pub fn eval(self, a: f64, b: f64) -> bool {
+        match self {
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+        }
+    }
+
+    /// The Rust operator.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+        }
+    }
+}
+
+/// One operation of the IR. The operand count of each is fixed; [`Op::arity`] gives it.
+///
+/// Every operation except [`Op::Cmp`] yields a float. The float functions are named after
+/// the `f64` methods they stand for and have exactly their semantics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// The function's parameter with this index.
+    Param(u32),
+    /// A float constant.
+    Const(Const),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    /// `y.atan2(x)`, operands `[y, x]`.
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Exp,
+    Exp2,
+    ExpM1,
+    Ln,
+    Log2,
+    Log10,
+    Ln1p,
+    /// `x.log(base)`, operands `[x, base]`.
+    Log,
+    Sqrt,
+    Cbrt,
+    /// `x.powi(n)` with a constant integer exponent.
+    Powi(i32),
+    /// `x.powf(y)`, operands `[x, y]`.
+    Powf,
+    Recip,
+    Abs,
+    Hypot,
+    Max,
+    Min,
+    /// `x.clamp(lo, hi)`, operands `[x, lo, hi]`.
+    Clamp,
+    /// `a.mul_add(b, c)`, operands `[a, b, c]`.
+    MulAdd,
+    Floor,
+    Ceil,
+    Round,
+    Trunc,
+    Signum,
+    /// A comparison of two floats; the only boolean operation.
+    Cmp(Cmp),
+    /// `if cond { a } else { b }`, operands `[cond, a, b]`. Used by the derivative rules for
+    /// the conventions at kinks; both arms are plain values already, so no work is skipped.
+    Select,
+}
+
+impl Op {
+    /// The number of operands.
+    pub fn arity(self) -> usize {
+        match self {
+            Op::Param(_) | Op::Const(_) => 0,
+            Op::Add | Op::Sub | Op::Mul | Op::Div => 2,
+            Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min | Op::Cmp(_) => 2,
+            Op::Clamp | Op::MulAdd | Op::Select => 3,
+            _ => 1,
+        }
+    }
+
+    /// Whether the operation counts as one scalar operation: arithmetic, negation, comparison
+    /// and math calls do; parameters, constants and selects do not.
+    pub fn is_counted(self) -> bool {
+        !matches!(self, Op::Param(_) | Op::Const(_) | Op::Select)
+    }
+
+    /// Whether the operation yields a boolean rather than a float.
+    pub fn is_bool(self) -> bool {
+        matches!(self, Op::Cmp(_))
+    }
+}
+
+/// A node: an operation and its operands, which all have smaller ids.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<Id>,
+}
+
+/// The largest number of nodes a graph may hold. Hitting it is a compile error that asks the
+/// user to split the function; it keeps a runaway expansion from exhausting memory.
+pub const MAX_NODES: usize = 4_000_000;
+
+/// The graph would exceed [`MAX_NODES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge;
+
+/// An add-only, hash-consed DAG; see the module documentation for its invariants.
+#[derive(Clone, Default)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    spans: Vec<Span>,
+    memo: HashMap<Node, Id>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The nodes, in id order (a topological order).
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node with this id.
+    pub fn node(&self, id: Id) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// The operation of this node.
+    pub fn op(&self, id: Id) -> Op {
+        self.nodes[id.index()].op
+    }
+
+    /// The span of the source the node was first built from.
+    pub fn span(&self, id: Id) -> Span {
+        self.spans[id.index()]
+    }
+
+    /// The constant value of this node, if it is a constant.
+    pub fn constant(&self, id: Id) -> Option<f64> {
+        match self.op(id) {
+            Op::Const(c) => Some(c.get()),
+            _ => None,
+        }
+    }
+
+    /// Adds a node without simplifying it, returning the existing id if the same node is
+    /// already present. Use [`crate::simplify::Builder`] to build with simplification.
+    pub fn add_raw(&mut self, op: Op, args: Vec<Id>, span: Span) -> Result<Id, TooLarge> {
+        debug_assert_eq!(op.arity(), args.len(), "operand count of {op:?}");
+        let node = Node { op, args };
+        if let Some(&id) = self.memo.get(&node) {
+            return Ok(id);
+        }
+        if self.nodes.len() >= MAX_NODES {
+            return Err(TooLarge);
+        }
+        let id = Id(self.nodes.len() as u32);
+        self.nodes.push(node.clone());
+        self.spans.push(span);
+        self.memo.insert(node, id);
+        Ok(id)
+    }
+
+    /// The id of an existing node equal to `node`, if there is one.
+    pub fn lookup(&self, node: &Node) -> Option<Id> {
+        self.memo.get(node).copied()
+    }
+
+    /// The ids reachable from `roots`, in increasing order: the nodes that computing the roots
+    /// needs. Uses petgraph's depth-first search over [`Graph::to_petgraph`].
+    pub fn live(&self, roots: &[Id]) -> Vec<Id> {
+        let view = self.to_petgraph();
+        let mut seen = vec![false; self.len()];
+        for &root in roots {
+            let mut dfs = petgraph::visit::Dfs::new(&view, petgraph::graph::NodeIndex::new(root.index()));
+            while let Some(n) = dfs.next(&view) {
+                seen[n.index()] = true;
+            }
+        }
+        (0..self.len()).filter(|&i| seen[i]).map(|i| Id(i as u32)).collect()
+    }
+
+    /// The graph as a petgraph graph with the same node indices, an edge from each node to each
+    /// of its operands, weighted by operand position. The operand order of a node is its `args`;
+    /// the edge weights only repeat it for views such as Graphviz.
+    pub fn to_petgraph(&self) -> petgraph::graph::DiGraph<Op, usize> {
+        let mut view = petgraph::graph::DiGraph::with_capacity(self.len(), self.len() * 2);
+        for node in &self.nodes {
+            view.add_node(node.op);
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            for (pos, arg) in node.args.iter().enumerate() {
+                let from = petgraph::graph::NodeIndex::new(i);
+                view.add_edge(from, petgraph::graph::NodeIndex::new(arg.index()), pos);
+            }
+        }
+        view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_raw_returns_existing_id_for_same_node() {
+        let mut g = Graph::new();
+        let s = Span::call_site();
+        let x = g.add_raw(Op::Param(0), vec![], s).unwrap();
+        let a = g.add_raw(Op::Sin, vec![x], s).unwrap();
+        let b = g.add_raw(Op::Sin, vec![x], s).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(g.len(), 2);
+    }
+
+    #[test]
+    fn constants_are_told_apart_by_bits() {
+        let mut g = Graph::new();
+        let s = Span::call_site();
+        let p = g.add_raw(Op::Const(Const::new(0.0)), vec![], s).unwrap();
+        let n = g.add_raw(Op::Const(Const::new(-0.0)), vec![], s).unwrap();
+        assert_ne!(p, n);
+    }
+
+    #[test]
+    fn live_keeps_only_what_roots_need() {
+        let mut g = Graph::new();
+        let s = Span::call_site();
+        let x = g.add_raw(Op::Param(0), vec![], s).unwrap();
+        let dead = g.add_raw(Op::Cos, vec![x], s).unwrap();
+        let root = g.add_raw(Op::Sin, vec![x], s).unwrap();
+        assert_eq!(g.live(&[root]), vec![x, root]);
+        assert!(!g.live(&[root]).contains(&dead));
+    }
+}

@@ -1,0 +1,368 @@
+//! Simplification on construction: every node is built through [`Builder::add`], which applies
+//! the named rules below before hash-consing.
+//!
+//! Each rule looks only at the new node and its operands, and either returns an existing id or
+//! a node with fewer or simpler operations. A construction applies at most [`MAX_REWRITES`]
+//! rules in a chain, and a rule that builds an inner node does so on strictly smaller operands,
+//! so construction always terminates.
+//!
+//! Before / after, for the adjoint of `y` in `100.0 * (y - x * x).powi(2)`:
+//!
+//! ```text
+//! before: 1.0 * 100.0 * (2.0 * c)      after: 200.0 * c
+//! ```
+//!
+//! | rule | rewrite | exact? |
+//! |---|---|---|
+//! | `fold_constants` | an operation on constants becomes its value | yes: only IEEE-exact operations are folded (`+ - * /`, `sqrt`, `abs`, rounding, `max`, `min`, `mul_add`, comparisons); transcendental calls stay calls |
+//! | `commute_constants_left` | `x * c` → `c * x`, `x + c` → `c + x` | yes |
+//! | `mul_one` | `1 * x` → `x` | yes |
+//! | `mul_minus_one` | `-1 * x` → `-x` | yes |
+//! | `mul_zero` | `0 * x` → `0` only where `x` is a finite constant | yes; `0 * inf` is NaN, so a non-constant `x` is kept |
+//! | `add_zero` | `0 + x` → `x`, `x - 0` → `x` | yes but for the sign of a zero sum |
+//! | `sub_from_zero` | `0 - x` → `-x` | yes but for the sign of zero |
+//! | `sub_self` | `x - x` → `0` | for finite `x`; differs only where `x` is infinite or NaN |
+//! | `neg_neg` | `--x` → `x` | yes |
+//! | `neg_const_factor` | `-(c * x)` → `(-c) * x` | yes |
+//! | `neg_operand_out` | `(-a) * b` → `-(a * b)`, `(-a) / b` and `a / (-b)` likewise | yes |
+//! | `add_neg` | `a + (-b)` → `a - b` | yes |
+//! | `sub_neg` | `a - (-b)` → `a + b` | yes |
+//! | `add_negative_constant` | `c + x` with `c < 0` → `x - |c|` | yes |
+//! | `merge_const_factors` | `c1 * (c2 * x)` → `(c1 * c2) * x` | to the last bit when the product rounds; applied only where it is finite, normal and nonzero |
+//! | `div_one` | `x / 1` → `x` | yes |
+//! | `select_same` | `if c { a } else { a }` → `a` | yes |
+//!
+//! Not rules, on purpose: `sqrt(x * x)` → `x` and `ln(x * x)` → `2 ln x` (both wrong for
+//! negative `x`), and `x / x` → `1` (wrong at 0).
+
+use proc_macro2::Span;
+
+use crate::ir::{Cmp, Const, Graph, Id, Op};
+
+/// The largest number of rules one construction may apply in a chain. Real chains are two or
+/// three long; the limit makes termination evident rather than argued.
+pub const MAX_REWRITES: usize = 8;
+
+/// Builds nodes into a graph, simplifying each on construction.
+///
+/// If the graph reaches [`crate::ir::MAX_NODES`], further constructions return node 0 and
+/// [`Builder::too_large`] reports it; the pipeline turns that into a compile error before
+/// anything is emitted.
+pub struct Builder<'g> {
+    graph: &'g mut Graph,
+    span: Span,
+    too_large: bool,
+}
+
+/// What a rule turns a node into.
+#[derive(Debug, PartialEq)]
+enum Rewrite {
+    /// An existing node.
+    To(Id),
+    /// Another node, to be simplified in turn.
+    Node(Op, Vec<Id>),
+}
+
+type Rule = fn(&mut Builder<'_>, Op, &[Id]) -> Option<Rewrite>;
+
+/// The rules, in the order they are tried; see the module table.
+const RULES: &[Rule] = &[
+    fold_constants,
+    commute_constants_left,
+    mul_one,
+    mul_minus_one,
+    add_zero,
+    sub_from_zero,
+    sub_self,
+    neg_neg,
+    neg_const_factor,
+    neg_operand_out,
+    add_neg,
+    sub_neg,
+    add_negative_constant,
+    merge_const_factors,
+    div_one,
+    select_same,
+];
+
+impl<'g> Builder<'g> {
+    /// A builder adding to `graph`; new nodes get `span` until [`Builder::at`] changes it.
+    pub fn new(graph: &'g mut Graph) -> Self {
+        Builder { graph, span: Span::call_site(), too_large: false }
+    }
+
+    /// The graph being built.
+    pub fn graph(&self) -> &Graph {
+        self.graph
+    }
+
+    /// Sets the span given to the nodes built from now on.
+    pub fn at(&mut self, span: Span) {
+        self.span = span;
+    }
+
+    /// Whether the graph hit its size limit.
+    pub fn too_large(&self) -> bool {
+        self.too_large
+    }
+
+    /// A constant node.
+    pub fn constant(&mut self, value: f64) -> Id {
+        self.raw(Op::Const(Const::new(value)), vec![])
+    }
+
+    /// A parameter node.
+    pub fn param(&mut self, index: u32) -> Id {
+        self.raw(Op::Param(index), vec![])
+    }
+
+    /// Builds `op(args)`, simplified.
+    pub fn add(&mut self, op: Op, args: Vec<Id>) -> Id {
+        let (mut op, mut args) = (op, args);
+        for _ in 0..MAX_REWRITES {
+            match RULES.iter().find_map(|rule| rule(self, op, &args)) {
+                None => break,
+                Some(Rewrite::To(id)) => return id,
+                Some(Rewrite::Node(new_op, new_args)) => (op, args) = (new_op, new_args),
+            }
+        }
+        self.raw(op, args)
+    }
+
+    fn raw(&mut self, op: Op, args: Vec<Id>) -> Id {
+        match self.graph.add_raw(op, args, self.span) {
+            Ok(id) => id,
+            Err(_) => {
+                self.too_large = true;
+                Id::new(0)
+            }
+        }
+    }
+
+    /// `a + b`
+    pub fn sum(&mut self, a: Id, b: Id) -> Id {
+        self.add(Op::Add, vec![a, b])
+    }
+
+    /// `a - b`
+    pub fn diff(&mut self, a: Id, b: Id) -> Id {
+        self.add(Op::Sub, vec![a, b])
+    }
+
+    /// `a * b`
+    pub fn product(&mut self, a: Id, b: Id) -> Id {
+        self.add(Op::Mul, vec![a, b])
+    }
+
+    /// `a / b`
+    pub fn quotient(&mut self, a: Id, b: Id) -> Id {
+        self.add(Op::Div, vec![a, b])
+    }
+
+    /// `-a`
+    pub fn negate(&mut self, a: Id) -> Id {
+        self.add(Op::Neg, vec![a])
+    }
+
+    /// A one-operand function of `a`.
+    pub fn call(&mut self, op: Op, a: Id) -> Id {
+        self.add(op, vec![a])
+    }
+
+    /// `c * a` for a constant `c`.
+    pub fn scale(&mut self, c: f64, a: Id) -> Id {
+        let c = self.constant(c);
+        self.product(c, a)
+    }
+
+    /// `a <cmp> b`
+    pub fn compare(&mut self, cmp: Cmp, a: Id, b: Id) -> Id {
+        self.add(Op::Cmp(cmp), vec![a, b])
+    }
+
+    /// `if cond { then } else { otherwise }`
+    pub fn select(&mut self, cond: Id, then: Id, otherwise: Id) -> Id {
+        self.add(Op::Select, vec![cond, then, otherwise])
+    }
+
+    fn constant_of(&self, id: Id) -> Option<f64> {
+        self.graph.constant(id)
+    }
+
+    fn is_const(&self, id: Id, value: f64) -> bool {
+        self.constant_of(id).is_some_and(|c| c.to_bits() == value.to_bits())
+    }
+}
+
+/// Evaluates `op` on constants where the result is exactly what the emitted code would
+/// compute at run time (IEEE-exact operations only), else `None`.
+pub fn eval_exact(op: Op, c: &[f64]) -> Option<f64> {
+    Some(match (op, c) {
+        (Op::Add, [a, b]) => a + b,
+        (Op::Sub, [a, b]) => a - b,
+        (Op::Mul, [a, b]) => a * b,
+        (Op::Div, [a, b]) => a / b,
+        (Op::Neg, [a]) => -a,
+        (Op::Sqrt, [a]) => a.sqrt(),
+        (Op::Abs, [a]) => a.abs(),
+        (Op::Recip, [a]) => a.recip(),
+        (Op::Floor, [a]) => a.floor(),
+        (Op::Ceil, [a]) => a.ceil(),
+        (Op::Round, [a]) => a.round(),
+        (Op::Trunc, [a]) => a.trunc(),
+        (Op::Signum, [a]) => a.signum(),
+        (Op::Max, [a, b]) => a.max(*b),
+        (Op::Min, [a, b]) => a.min(*b),
+        (Op::MulAdd, [a, b, d]) => a.mul_add(*b, *d),
+        (Op::Powi(0), [_]) => 1.0,
+        (Op::Powi(1), [a]) => *a,
+        _ => return None,
+    })
+}
+
+/// `fold_constants`: an IEEE-exact operation on constants becomes its value; a select on a
+/// comparison of constants becomes the arm it picks.
+fn fold_constants(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if op == Op::Select {
+        let cond = b.graph.node(args[0]).clone();
+        let Op::Cmp(cmp) = cond.op else { return None };
+        let (x, y) = (b.constant_of(cond.args[0])?, b.constant_of(cond.args[1])?);
+        return Some(Rewrite::To(if cmp.eval(x, y) { args[1] } else { args[2] }));
+    }
+    if args.is_empty() || op.is_bool() {
+        return None;
+    }
+    let c: Vec<f64> = args.iter().map(|&a| b.constant_of(a)).collect::<Option<_>>()?;
+    let value = eval_exact(op, &c)?;
+    Some(Rewrite::To(b.constant(value)))
+}
+
+/// `commute_constants_left`: constants go to the left of `+` and `*`, so `x * 2` and `2 * x`
+/// are one node and the other rules need to look on one side only.
+fn commute_constants_left(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let commutes = matches!(op, Op::Add | Op::Mul);
+    let swap = commutes && b.constant_of(args[1]).is_some() && b.constant_of(args[0]).is_none();
+    swap.then(|| Rewrite::Node(op, vec![args[1], args[0]]))
+}
+
+/// `mul_one`: `1 * x` → `x`.
+fn mul_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    (op == Op::Mul && b.is_const(args[0], 1.0)).then(|| Rewrite::To(args[1]))
+}
+
+/// `mul_minus_one`: `-1 * x` → `-x`.
+fn mul_minus_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    (op == Op::Mul && b.is_const(args[0], -1.0)).then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
+}
+
+/// `add_zero`: `0 + x` → `x` and `x - 0` → `x` (`-0.0` included: `x + -0.0` is `x` exactly).
+fn add_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let zero = |id| b.constant_of(id) == Some(0.0);
+    match op {
+        Op::Add if zero(args[0]) => Some(Rewrite::To(args[1])),
+        Op::Sub if zero(args[1]) => Some(Rewrite::To(args[0])),
+        _ => None,
+    }
+}
+
+/// `sub_from_zero`: `0 - x` → `-x`.
+fn sub_from_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    (op == Op::Sub && b.constant_of(args[0]) == Some(0.0))
+        .then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
+}
+
+/// `sub_self`: `x - x` → `0`.
+fn sub_self(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    (op == Op::Sub && args[0] == args[1]).then(|| Rewrite::To(b.constant(0.0)))
+}
+
+/// `neg_neg`: `--x` → `x`.
+fn neg_neg(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let inner = b.graph.node(args.first().copied().filter(|_| op == Op::Neg)?);
+    (inner.op == Op::Neg).then(|| Rewrite::To(inner.args[0]))
+}
+
+/// `neg_const_factor`: `-(c * x)` → `(-c) * x`.
+fn neg_const_factor(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let inner = b.graph.node(args.first().copied().filter(|_| op == Op::Neg)?).clone();
+    let c = (inner.op == Op::Mul).then(|| b.constant_of(inner.args[0])).flatten()?;
+    Some(Rewrite::Node(Op::Mul, vec![b.constant(-c), inner.args[1]]))
+}
+
+/// `neg_operand_out`: `(-a) * b` → `-(a * b)`, `(-a) / b` → `-(a / b)` and `a / (-b)` →
+/// `-(a / b)`, so that negations meet and cancel or fold into constants.
+fn neg_operand_out(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if !matches!(op, Op::Mul | Op::Div) {
+        return None;
+    }
+    let neg_inner = |id: Id| (b.graph.op(id) == Op::Neg).then(|| b.graph.node(id).args[0]);
+    let (x, y) = match (neg_inner(args[0]), neg_inner(args[1])) {
+        (Some(x), None) => (x, args[1]),
+        (None, Some(y)) => (args[0], y),
+        (Some(x), Some(y)) => return Some(Rewrite::Node(op, vec![x, y])),
+        (None, None) => return None,
+    };
+    let inner = b.add(op, vec![x, y]);
+    Some(Rewrite::Node(Op::Neg, vec![inner]))
+}
+
+/// `add_neg`: `a + (-b)` → `a - b`, and `(-a) + b` → `b - a`.
+fn add_neg(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if op != Op::Add {
+        return None;
+    }
+    let g = &b.graph;
+    if g.op(args[1]) == Op::Neg {
+        return Some(Rewrite::Node(Op::Sub, vec![args[0], g.node(args[1]).args[0]]));
+    }
+    if g.op(args[0]) == Op::Neg {
+        return Some(Rewrite::Node(Op::Sub, vec![args[1], g.node(args[0]).args[0]]));
+    }
+    None
+}
+
+/// `sub_neg`: `a - (-b)` → `a + b`.
+fn sub_neg(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let g = &b.graph;
+    (op == Op::Sub && g.op(args[1]) == Op::Neg)
+        .then(|| Rewrite::Node(Op::Add, vec![args[0], g.node(args[1]).args[0]]))
+}
+
+/// `add_negative_constant`: `c + x` with `c < 0` → `x - |c|`, so the code reads `x - 7.0`;
+/// likewise `x - c` with `c < 0` → `|c| + x`.
+fn add_negative_constant(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    match op {
+        Op::Add => {
+            let c = b.constant_of(args[0]).filter(|c| *c < 0.0)?;
+            Some(Rewrite::Node(Op::Sub, vec![args[1], b.constant(-c)]))
+        }
+        Op::Sub => {
+            let c = b.constant_of(args[1]).filter(|c| *c < 0.0)?;
+            Some(Rewrite::Node(Op::Add, vec![b.constant(-c), args[0]]))
+        }
+        _ => None,
+    }
+}
+
+/// `merge_const_factors`: `c1 * (c2 * x)` → `(c1 * c2) * x` where the product is a finite,
+/// normal, nonzero number.
+fn merge_const_factors(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let c1 = (op == Op::Mul).then(|| b.constant_of(args[0])).flatten()?;
+    let inner = b.graph.node(args[1]).clone();
+    let c2 = (inner.op == Op::Mul).then(|| b.constant_of(inner.args[0])).flatten()?;
+    let product = c1 * c2;
+    if !product.is_normal() {
+        return None;
+    }
+    Some(Rewrite::Node(Op::Mul, vec![b.constant(product), inner.args[1]]))
+}
+
+/// `div_one`: `x / 1` → `x`.
+fn div_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    (op == Op::Div && b.is_const(args[1], 1.0)).then(|| Rewrite::To(args[0]))
+}
+
+/// `select_same`: `if c { a } else { a }` → `a`.
+fn select_same(_: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    (op == Op::Select && args[1] == args[2]).then(|| Rewrite::To(args[1]))
+}
