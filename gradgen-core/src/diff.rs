@@ -33,11 +33,19 @@ struct Term {
 }
 
 fn plus(operand: Id, value: Id) -> Term {
-    Term { operand, value, negate: false }
+    Term {
+        operand,
+        value,
+        negate: false,
+    }
 }
 
 fn minus(operand: Id, value: Id) -> Term {
-    Term { operand, value, negate: true }
+    Term {
+        operand,
+        value,
+        negate: true,
+    }
 }
 
 /// The result of differentiating one output.
@@ -59,7 +67,9 @@ pub fn differentiate(graph: &mut Graph, output: Id, params: &[Id]) -> Gradient {
     let mut b = Builder::new(graph);
     adjoints[output.index()] = Some(b.constant(1.0));
     for index in (0..=output.index()).rev() {
-        let Some(adjoint) = adjoints[index] else { continue };
+        let Some(adjoint) = adjoints[index] else {
+            continue;
+        };
         let id = Id::new(index);
         let node = b.graph().node(id).clone();
         b.at(b.graph().span(id));
@@ -72,8 +82,15 @@ pub fn differentiate(graph: &mut Graph, output: Id, params: &[Id]) -> Gradient {
         }
     }
     let zero = b.constant(0.0);
-    let params = params.iter().map(|p| adjoints[p.index()].unwrap_or(zero)).collect();
-    Gradient { adjoints, params, forward_len }
+    let params = params
+        .iter()
+        .map(|p| adjoints[p.index()].unwrap_or(zero))
+        .collect();
+    Gradient {
+        adjoints,
+        params,
+        forward_len,
+    }
 }
 
 /// Which nodes depend on a parameter. Only those need an adjoint: a constant subexpression such
@@ -140,25 +157,44 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
         Op::Max => rule_max_min(b, Cmp::Gt, x, y, a),
         Op::Min => rule_max_min(b, Cmp::Lt, x, y, a),
         Op::Clamp => rule_clamp(b, x, y, z, a),
-        Op::MulAdd => vec![plus(x, b.product(a, y)), plus(y, b.product(a, x)), plus(z, a)],
+        Op::MulAdd => vec![
+            plus(x, b.product(a, y)),
+            plus(y, b.product(a, x)),
+            plus(z, a),
+        ],
         Op::Select => rule_select(b, x, y, z, a),
     }
 }
 
 /// `x` gets `a · d`, with `d` built by `partial`.
-fn scaled(b: &mut Builder<'_>, x: Id, a: Id, partial: impl FnOnce(&mut Builder<'_>) -> Id) -> Vec<Term> {
+fn scaled(
+    b: &mut Builder<'_>,
+    x: Id,
+    a: Id,
+    partial: impl FnOnce(&mut Builder<'_>) -> Id,
+) -> Vec<Term> {
     let d = partial(b);
     vec![plus(x, b.product(a, d))]
 }
 
 /// `x` gets `-(a · d)`.
-fn negated(b: &mut Builder<'_>, x: Id, a: Id, partial: impl FnOnce(&mut Builder<'_>) -> Id) -> Vec<Term> {
+fn negated(
+    b: &mut Builder<'_>,
+    x: Id,
+    a: Id,
+    partial: impl FnOnce(&mut Builder<'_>) -> Id,
+) -> Vec<Term> {
     let d = partial(b);
     vec![minus(x, b.product(a, d))]
 }
 
 /// `x` gets `a / d`.
-fn divided(b: &mut Builder<'_>, x: Id, a: Id, denominator: impl FnOnce(&mut Builder<'_>) -> Id) -> Vec<Term> {
+fn divided(
+    b: &mut Builder<'_>,
+    x: Id,
+    a: Id,
+    denominator: impl FnOnce(&mut Builder<'_>) -> Id,
+) -> Vec<Term> {
     let d = denominator(b);
     vec![plus(x, b.quotient(a, d))]
 }
@@ -243,10 +279,11 @@ fn rule_acosh(b: &mut Builder<'_>, x: Id) -> Id {
     b.product(l, r)
 }
 
-/// `atan2(y, x)`: `∂/∂y = x / (x² + y²)`, `∂/∂x = -y / (x² + y²)`, computed with `h = hypot(y,
-/// x)` as `(x / h) / h`, so neither huge nor tiny arguments overflow or underflow.
+/// `atan2(y, x)`: `∂/∂y = x / (x² + y²)`, `∂/∂x = -y / (x² + y²)`, computed with `h = hypot(x,
+/// y)` as `(x / h) / h`, so neither huge nor tiny arguments overflow or underflow. (`hypot` is
+/// built as `(x, y)`, the order users write, so a `hypot` of the function is shared.)
 fn rule_atan2(b: &mut Builder<'_>, y: Id, x: Id, a: Id) -> Vec<Term> {
-    let h = b.add(Op::Hypot, vec![y, x]);
+    let h = b.add(Op::Hypot, vec![x, y]);
     let (xh, yh) = (b.quotient(x, h), b.quotient(y, h));
     let (dy, dx) = (b.quotient(xh, h), b.quotient(yh, h));
     vec![plus(y, b.product(a, dy)), minus(x, b.product(a, dx))]
@@ -300,7 +337,11 @@ fn rule_powf(b: &mut Builder<'_>, v: Id, x: Id, y: Id, a: Id) -> Vec<Term> {
     let mut terms = Vec::new();
     if let Some(c) = b.graph().constant(y) {
         if c != 0.0 {
-            let d = if c == 1.0 { b.constant(1.0) } else { const_power(b, x, c - 1.0) };
+            let d = if c == 1.0 {
+                b.constant(1.0)
+            } else {
+                const_power(b, x, c - 1.0)
+            };
             let d = b.scale(c, d);
             terms.push(plus(x, b.product(a, d)));
         }

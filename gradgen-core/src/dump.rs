@@ -45,10 +45,18 @@ impl OpCounts {
 
 /// Counts the operations needed for the value alone and for all `roots`.
 pub fn counts(graph: &Graph, roots: &Roots) -> OpCounts {
-    let count = |ids: Vec<Id>| ids.into_iter().filter(|&id| graph.op(id).is_counted()).count();
+    let count = |ids: Vec<Id>| {
+        ids.into_iter()
+            .filter(|&id| graph.op(id).is_counted())
+            .count()
+    };
     let function = count(graph.live(&[roots.value]));
     let emitted = count(graph.live(&roots.all()));
-    OpCounts { function, emitted, gradient: emitted - function }
+    OpCounts {
+        function,
+        emitted,
+        gradient: emitted - function,
+    }
 }
 
 /// The SSA-style dump of a differentiated function.
@@ -58,8 +66,9 @@ pub fn dump(d: &Differentiated) -> String {
     let live = d.graph.live(&roots.all());
     let params: Vec<String> = f.params.iter().map(|(p, _)| p.to_string()).collect();
     let mut out = format!("fn {}({})\n", f.item.sig.ident, params.join(", "));
-    let (forward, adjoint): (Vec<Id>, Vec<Id>) =
-        live.iter().partition(|id| id.index() < d.gradient.forward_len);
+    let (forward, adjoint): (Vec<Id>, Vec<Id>) = live
+        .iter()
+        .partition(|id| id.index() < d.gradient.forward_len);
     for id in forward {
         line(&mut out, d, id);
     }

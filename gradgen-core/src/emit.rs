@@ -56,7 +56,9 @@ pub struct Roots {
 impl Roots {
     /// The value first, then the gradient in parameter order.
     pub fn all(&self) -> Vec<Id> {
-        std::iter::once(self.value).chain(self.gradient.iter().copied()).collect()
+        std::iter::once(self.value)
+            .chain(self.gradient.iter().copied())
+            .collect()
     }
 }
 
@@ -70,17 +72,26 @@ struct Plan<'a> {
 
 /// The `<name>_grad` function for `f`, whose graph now also holds the adjoint code.
 pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
-    let roots = Roots { value: f.output, gradient: grad.params.clone() };
+    let roots = Roots {
+        value: f.output,
+        gradient: grad.params.clone(),
+    };
     let plan = Plan::new(f, graph, grad, &roots);
-    let body: Vec<TokenStream> = plan.statements();
+    let mut body: Vec<TokenStream> = f.assumptions.iter().map(assumption).collect();
+    body.extend(plan.statements());
     let value = plan.operand(roots.value, Prec::If);
-    let derivatives: Vec<TokenStream> =
-        roots.gradient.iter().map(|&g| plan.operand(g, Prec::If)).collect();
+    let derivatives: Vec<TokenStream> = roots
+        .gradient
+        .iter()
+        .map(|&g| plan.operand(g, Prec::If))
+        .collect();
     let (gradient, gradient_ty) = gradient_shape(&derivatives);
     let signature = plan.signature(f, &gradient_ty);
     let doc = doc_lines(f);
     let cfgs = f.item.attrs.iter().filter(|a| a.path().is_ident("cfg"));
-    let allow = plan.needs_approx_constant_allow().then(|| quote!(#[allow(clippy::approx_constant)]));
+    let allow = plan
+        .needs_approx_constant_allow()
+        .then(|| quote!(#[allow(clippy::approx_constant)]));
     quote! {
         #(#doc)*
         #(#cfgs)*
@@ -111,7 +122,11 @@ fn float_type() -> Ident {
 
 fn doc_lines(f: &Function) -> Vec<TokenStream> {
     let name = &f.item.sig.ident;
-    let wrt: Vec<String> = f.params.iter().map(|(p, _)| format!("∂/∂{}", unraw(p))).collect();
+    let wrt: Vec<String> = f
+        .params
+        .iter()
+        .map(|(p, _)| format!("∂/∂{}", unraw(p)))
+        .collect();
     let gradient = match wrt.as_slice() {
         [one] => format!("`{one}`"),
         many => format!("`({})`", many.join(", ")),
@@ -134,12 +149,20 @@ impl<'a> Plan<'a> {
         let params: BTreeMap<Id, Ident> = f.params.iter().map(|(i, id)| (*id, i.clone())).collect();
         let statements = choose_statements(graph, &live, roots, &f.names);
         let names = name_statements(f, grad, roots, &statements, &params);
-        Plan { graph, live, names, params }
+        Plan {
+            graph,
+            live,
+            names,
+            params,
+        }
     }
 
     /// The `let` statements, in id order.
     fn statements(&self) -> Vec<TokenStream> {
-        let named = self.live.iter().filter_map(|id| self.names.get(id).map(|n| (*id, n)));
+        let named = self
+            .live
+            .iter()
+            .filter_map(|id| self.names.get(id).map(|n| (*id, n)));
         named
             .map(|(id, name)| {
                 let value = self.expression(id).0;
@@ -172,8 +195,16 @@ impl<'a> Plan<'a> {
         let arg = |i: usize, need: Prec| self.operand(node.args[i], need);
         let ty = float_type();
         match node.op {
-            Op::Param(_) => (self.params.get(&id).map(|p| quote!(#p)).unwrap_or_default(), Prec::Atom),
+            Op::Param(_) => (
+                self.params.get(&id).map(|p| quote!(#p)).unwrap_or_default(),
+                Prec::Atom,
+            ),
             Op::Const(c) => literal(c.get()),
+            // The graph keeps constants on the left of `+` (see `simplify`); the code reads
+            // better with them on the right, and `c + x == x + c` exactly.
+            Op::Add if self.graph.constant(node.args[0]).is_some() => {
+                binary(quote!(+), arg(1, Prec::Add), arg(0, Prec::Mul), Prec::Add)
+            }
             Op::Add => binary(quote!(+), arg(0, Prec::Add), arg(1, Prec::Mul), Prec::Add),
             Op::Sub => binary(quote!(-), arg(0, Prec::Add), arg(1, Prec::Mul), Prec::Add),
             Op::Mul => binary(quote!(*), arg(0, Prec::Mul), arg(1, Prec::Neg), Prec::Mul),
@@ -223,8 +254,11 @@ impl<'a> Plan<'a> {
         let ty = float_type();
         let live: BTreeSet<Id> = self.live.iter().copied().collect();
         let params = f.params.iter().map(|(ident, id)| {
-            let ident =
-                if live.contains(id) { ident.clone() } else { format_ident!("_{}", unraw(ident)) };
+            let ident = if live.contains(id) {
+                ident.clone()
+            } else {
+                format_ident!("_{}", unraw(ident))
+            };
             quote!(#ident: #ty)
         });
         quote!(#vis fn #name(#(#params),*) -> (#ty, #gradient_ty))
@@ -232,7 +266,23 @@ impl<'a> Plan<'a> {
 
     fn needs_approx_constant_allow(&self) -> bool {
         let constants = self.live.iter().filter_map(|&id| self.graph.constant(id));
-        constants.map(f64::abs).any(|v| ops::constant_name(v).is_none() && ops::near_constant(v))
+        constants
+            .map(f64::abs)
+            .any(|v| ops::constant_name(v).is_none() && ops::near_constant(v))
+    }
+}
+
+/// A compile-time check that a constant written in a short form (`PI`) is the standard one
+/// gradgen took it for, not a constant of the user's own with the same name.
+fn assumption((path, value): &(syn::ExprPath, f64)) -> TokenStream {
+    let standard = literal(*value).0;
+    let message = format!(
+        "`{}` in a #[grad] function must be the standard constant; write its full path",
+        crate::check::text(path)
+    );
+    quote! {
+        #[allow(clippy::assertions_on_constants)]
+        const _: () = assert!(#path == #standard, #message);
     }
 }
 
@@ -284,7 +334,11 @@ fn choose_statements(
         if matches!(node.op, Op::Param(_) | Op::Const(_)) {
             continue;
         }
-        let nested = node.args.iter().map(|a| depth.get(a).copied().unwrap_or(0)).max();
+        let nested = node
+            .args
+            .iter()
+            .map(|a| depth.get(a).copied().unwrap_or(0))
+            .max();
         let d = 1 + nested.unwrap_or(0);
         let shared = uses.get(&id).copied().unwrap_or(0) >= 2;
         let named = user_names.contains_key(&id) || root_set.contains(&id);
@@ -305,31 +359,54 @@ fn name_statements(
     statements: &BTreeSet<Id>,
     params: &BTreeMap<Id, Ident>,
 ) -> BTreeMap<Id, Ident> {
+    let wanted = wanted_names(f, grad, roots);
     let mut taken: BTreeSet<String> = params.values().map(unraw).collect();
-    let mut wanted: BTreeMap<Id, String> = BTreeMap::new();
-    for (id, name) in &f.names {
-        wanted.insert(*id, name.clone());
-    }
-    for (index, adjoint) in grad.adjoints.iter().enumerate() {
-        let primal_name = f.names.get(&Id::new(index));
-        if let (Some(adjoint), Some(name)) = (adjoint, primal_name) {
-            wanted.entry(*adjoint).or_insert_with(|| format!("d_{name}"));
-        }
-    }
-    for ((p, _), g) in f.params.iter().zip(&roots.gradient) {
-        wanted.insert(*g, format!("d_{}", unraw(p)));
-    }
-    wanted.entry(roots.value).or_insert_with(|| "value".to_string());
-    let mut names = BTreeMap::new();
+    let mut names: BTreeMap<Id, Ident> = BTreeMap::new();
     let mut counter = 0;
     for &id in statements {
         let name = match wanted.get(&id) {
-            Some(w) => unique(w, &mut taken),
+            Some(Wanted::Name(w)) => unique(w, &mut taken),
+            Some(Wanted::AdjointOf(primal)) => {
+                let emitted = names.get(primal).map(unraw);
+                let primal_name = emitted.or_else(|| f.names.get(primal).cloned());
+                unique(
+                    &format!("d_{}", primal_name.unwrap_or_default()),
+                    &mut taken,
+                )
+            }
             None => next_temporary(&mut counter, &mut taken),
         };
         names.insert(id, Ident::new(&name, Span::call_site()));
     }
     names
+}
+
+/// The name a statement should get, before it is made unique.
+enum Wanted {
+    Name(String),
+    /// `d_` and the emitted name of the node whose adjoint this is, so that `d_h_2` goes with
+    /// `h_2` when a shadowed `h` was renamed.
+    AdjointOf(Id),
+}
+
+/// The wanted names: the user's, then adjoints of the user's, then results (which win).
+fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wanted> {
+    let mut wanted: BTreeMap<Id, Wanted> = BTreeMap::new();
+    for (id, name) in &f.names {
+        wanted.insert(*id, Wanted::Name(name.clone()));
+    }
+    for (index, adjoint) in grad.adjoints.iter().enumerate() {
+        let primal = Id::new(index);
+        if let (Some(adjoint), true) = (adjoint, f.names.contains_key(&primal)) {
+            wanted.entry(*adjoint).or_insert(Wanted::AdjointOf(primal));
+        }
+    }
+    for ((p, _), g) in f.params.iter().zip(&roots.gradient) {
+        wanted.insert(*g, Wanted::Name(format!("d_{}", unraw(p))));
+    }
+    let value = Wanted::Name("value".to_string());
+    wanted.entry(roots.value).or_insert(value);
+    wanted
 }
 
 fn unique(wanted: &str, taken: &mut BTreeSet<String>) -> String {

@@ -24,7 +24,14 @@ pub fn evaluate(graph: &Graph, params: &[f64]) -> Vec<f64> {
                     arg(2)
                 }
             }
-            op => apply(op, &node.args.iter().map(|a| values[a.index()]).collect::<Vec<_>>()),
+            op => apply(
+                op,
+                &node
+                    .args
+                    .iter()
+                    .map(|a| values[a.index()])
+                    .collect::<Vec<_>>(),
+            ),
         };
         values.push(v);
     }

@@ -300,12 +300,16 @@ impl Graph {
         let view = self.to_petgraph();
         let mut seen = vec![false; self.len()];
         for &root in roots {
-            let mut dfs = petgraph::visit::Dfs::new(&view, petgraph::graph::NodeIndex::new(root.index()));
+            let mut dfs =
+                petgraph::visit::Dfs::new(&view, petgraph::graph::NodeIndex::new(root.index()));
             while let Some(n) = dfs.next(&view) {
                 seen[n.index()] = true;
             }
         }
-        (0..self.len()).filter(|&i| seen[i]).map(|i| Id(i as u32)).collect()
+        (0..self.len())
+            .filter(|&i| seen[i])
+            .map(|i| Id(i as u32))
+            .collect()
     }
 
     /// The graph as a petgraph graph with the same node indices, an edge from each node to each

@@ -44,7 +44,10 @@ pub struct Differentiated {
 impl Differentiated {
     /// The roots that emission starts from.
     pub fn roots(&self) -> emit::Roots {
-        emit::Roots { value: self.function.output, gradient: self.gradient.params.clone() }
+        emit::Roots {
+            value: self.function.output,
+            gradient: self.gradient.params.clone(),
+        }
     }
 }
 
@@ -54,7 +57,12 @@ pub fn differentiate(attr: &TokenStream, item: &ItemFn) -> Result<Differentiated
     check::check(attr, item, &mut diags);
     let function = lower::lower(item, &mut diags);
     diags.finish()?;
-    let function = function.ok_or_else(|| Error::new(item.sig.ident.span(), "internal error: lowering failed without a message"))?;
+    let function = function.ok_or_else(|| {
+        Error::new(
+            item.sig.ident.span(),
+            "internal error: lowering failed without a message",
+        )
+    })?;
     let mut graph = function.graph.clone();
     let params: Vec<ir::Id> = function.params.iter().map(|(_, id)| *id).collect();
     let gradient = diff::differentiate(&mut graph, function.output, &params);
@@ -62,7 +70,11 @@ pub fn differentiate(attr: &TokenStream, item: &ItemFn) -> Result<Differentiated
         let msg = "the gradient is too large to emit; split the function into smaller functions";
         return Err(Error::new(item.sig.ident.span(), msg));
     }
-    Ok(Differentiated { function, graph, gradient })
+    Ok(Differentiated {
+        function,
+        graph,
+        gradient,
+    })
 }
 
 /// The `<name>_grad` function for `item`, without the original.
@@ -77,7 +89,10 @@ pub fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, E
 pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     match try_expand(attr, item.clone()) {
         Ok(generated) => {
-            let mut out = item;
+            // The original is often called only through its gradient; that is no reason to
+            // warn about it.
+            let mut out = quote::quote!(#[allow(dead_code)]);
+            out.extend(item);
             out.extend(generated);
             out
         }

@@ -21,7 +21,7 @@ use proc_macro2::{Ident, Span};
 use syn::spanned::Spanned;
 use syn::{BinOp, Block, Expr, ItemFn, Lit, Local, Pat, Stmt, UnOp};
 
-use crate::error::Diagnostics;
+use crate::error::{Diagnostics, Place};
 use crate::ir::{Graph, Id, Op};
 use crate::ops;
 use crate::simplify::Builder;
@@ -32,9 +32,9 @@ use crate::simplify::Builder;
 pub const MAX_NESTING: usize = 256;
 
 /// What a body may contain, for the end of error messages.
-pub const SUPPORTED: &str = "a `#[grad]` body may use `let` bindings, float literals, \
-     `std::f64::consts`, `+ - * /`, unary `-`, and the f64 methods listed in the README \
-     (as `x.sin()` or `f64::sin(x)`)";
+pub const SUPPORTED: &str = "gradgen supports `let` bindings, float literals, \
+     `std::f64::consts`, `+ - * /`, unary `-`, and f64 methods such as `x.sin()` or \
+     `f64::sin(x)` (the README lists them all)";
 
 /// A function after lowering.
 pub struct Function {
@@ -48,6 +48,10 @@ pub struct Function {
     pub output: Id,
     /// The user's `let` names, by node; the first binding of a node names it.
     pub names: BTreeMap<Id, String>,
+    /// Constants written in a short form (`PI`, `consts::PI`) with the value they were taken
+    /// to have. The short form may name a constant of the user's own, which gradgen cannot
+    /// see, so the emitted code asserts at compile time that it has this value.
+    pub assumptions: Vec<(syn::ExprPath, f64)>,
 }
 
 /// A lowered expression.
@@ -66,6 +70,7 @@ pub fn lower(item: &ItemFn, diags: &mut Diagnostics) -> Option<Function> {
         b: Builder::new(&mut graph),
         scopes: vec![Vec::new()],
         names: BTreeMap::new(),
+        assumptions: Vec::new(),
         diags,
         depth: 0,
     };
@@ -73,19 +78,30 @@ pub fn lower(item: &ItemFn, diags: &mut Diagnostics) -> Option<Function> {
     let output = lower.body(&item.block);
     let too_large = lower.b.too_large();
     let names = std::mem::take(&mut lower.names);
+    let assumptions = std::mem::take(&mut lower.assumptions);
     if too_large {
         let msg = "the function is too large to differentiate; split it into smaller functions";
-        diags.report(item.sig.ident.span(), msg);
+        diags.report(Place::of(&item.sig.ident), msg);
     }
     let output = output?;
-    diags.is_empty().then(|| Function { item: item.clone(), params, graph, output, names })
+    diags.is_empty().then(|| Function {
+        item: item.clone(),
+        params,
+        graph,
+        output,
+        names,
+        assumptions,
+    })
 }
 
 struct Lower<'a> {
     b: Builder<'a>,
     /// Visible bindings, innermost scope last; a later binding of a name shadows an earlier.
-    scopes: Vec<Vec<(String, Value)>>,
+    /// A binding whose value failed to lower holds `None`: its uses are skipped silently, as
+    /// the failure was reported where it happened.
+    scopes: Vec<Vec<(String, Option<Value>)>>,
     names: BTreeMap<Id, String>,
+    assumptions: Vec<(syn::ExprPath, f64)>,
     diags: &'a mut Diagnostics,
     depth: usize,
 }
@@ -94,29 +110,32 @@ impl Lower<'_> {
     fn params(&mut self, item: &ItemFn) -> Vec<(Ident, Id)> {
         let mut params = Vec::new();
         for (index, input) in item.sig.inputs.iter().enumerate() {
-            let syn::FnArg::Typed(typed) = input else { continue };
+            let syn::FnArg::Typed(typed) = input else {
+                continue;
+            };
             let Pat::Ident(p) = &*typed.pat else { continue };
             self.b.at(p.ident.span());
             let id = self.b.param(index as u32);
-            self.bind(&p.ident, Value::Float(id));
+            self.bind(&p.ident, Some(Value::Float(id)));
             params.push((p.ident.clone(), id));
         }
         params
     }
 
-    fn report(&mut self, span: Span, message: impl Into<String>) -> Option<Value> {
-        self.diags.report(span, message);
+    fn report(&mut self, place: impl Into<Place>, message: impl Into<String>) -> Option<Value> {
+        self.diags.report(place, message);
         None
     }
 
-    fn bind(&mut self, ident: &Ident, value: Value) {
+    fn bind(&mut self, ident: &Ident, value: Option<Value>) {
         let name = syn::ext::IdentExt::unraw(ident).to_string();
         if let Some(scope) = self.scopes.last_mut() {
             scope.push((name, value));
         }
     }
 
-    fn lookup(&self, name: &str) -> Option<Value> {
+    /// `Some(binding)` if `name` is bound, where the binding is `None` if its value failed.
+    fn lookup(&self, name: &str) -> Option<Option<Value>> {
         let mut bindings = self.scopes.iter().rev().flat_map(|s| s.iter().rev());
         bindings.find(|(n, _)| n == name).map(|&(_, v)| v)
     }
@@ -136,7 +155,10 @@ impl Lower<'_> {
 
     fn statements(&mut self, block: &Block) -> Option<Value> {
         let Some((last, init)) = block.stmts.split_last() else {
-            return self.report(block.span(), "the body must end with an `f64` expression");
+            return self.report(
+                Place::of(&block),
+                "the body must end with an `f64` expression",
+            );
         };
         for stmt in init {
             self.statement(stmt);
@@ -146,7 +168,10 @@ impl Lower<'_> {
             Stmt::Expr(Expr::Return(ret), Some(_)) => self.returned(ret),
             other => {
                 self.statement(other);
-                self.report(other.span(), "the body must end with an `f64` expression")
+                self.report(
+                    Place::of(&other),
+                    "the body must end with an `f64` expression",
+                )
             }
         }
     }
@@ -161,7 +186,7 @@ impl Lower<'_> {
     fn returned(&mut self, ret: &syn::ExprReturn) -> Option<Value> {
         match &ret.expr {
             Some(expr) => self.expr(expr),
-            None => self.report(ret.span(), "`return` needs an `f64` value"),
+            None => self.report(Place::of(&ret), "`return` needs an `f64` value"),
         }
     }
 
@@ -170,18 +195,18 @@ impl Lower<'_> {
             Stmt::Local(local) => self.local(local),
             Stmt::Expr(Expr::Return(ret), _) => {
                 let msg = "`return` is only supported as the last statement of the body";
-                self.report(ret.span(), msg);
+                self.report(Place::of(&ret), msg);
             }
             Stmt::Expr(expr, _) => {
                 self.expr(expr);
             }
             Stmt::Item(item) => {
                 let msg = format!("items inside a `#[grad]` body are not supported; {SUPPORTED}");
-                self.report(item.span(), msg);
+                self.report(Place::of(&item), msg);
             }
             Stmt::Macro(mac) => {
                 let msg = format!("macros are not supported in a `#[grad]` body; {SUPPORTED}");
-                self.report(mac.span(), msg);
+                self.report(Place::of(&mac), msg);
             }
         }
     }
@@ -190,14 +215,18 @@ impl Lower<'_> {
         let value = match &local.init {
             Some(init) if init.diverge.is_some() => {
                 let msg = "`let ... else` is not supported; bind with a plain `let`";
-                self.report(local.span(), msg)
+                self.report(Place::of(&local), msg)
             }
             Some(init) => self.expr(&init.expr),
-            None => self.report(local.span(), "`let` needs a value: write `let name = expr;`"),
+            None => self.report(
+                Place::of(&local),
+                "`let` needs a value: write `let name = expr;`",
+            ),
         };
-        let Some(ident) = self.binding(&local.pat) else { return };
-        let Some(value) = value else { return };
-        if let Value::Float(id) = value {
+        let Some(ident) = self.binding(&local.pat) else {
+            return;
+        };
+        if let Some(Value::Float(id)) = value {
             let is_computed = !matches!(self.b.graph().op(id), Op::Param(_) | Op::Const(_));
             if is_computed {
                 let name = syn::ext::IdentExt::unraw(&ident).to_string();
@@ -212,8 +241,8 @@ impl Lower<'_> {
         match pat {
             Pat::Ident(p) if p.mutability.is_some() => {
                 let msg = "`let mut` is not supported; bind each new value with its own `let`";
-                self.report(p.span(), msg);
-                None
+                self.report(Place::of(&p.mutability), msg);
+                Some(p.ident.clone())
             }
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
             Pat::Type(t) if crate::check::is_f64(&t.ty) => self.binding(&t.pat),
@@ -222,15 +251,15 @@ impl Lower<'_> {
                     "`let` of type `{}` is not supported; values are `f64`",
                     crate::check::text(&*t.ty)
                 );
-                self.report(t.ty.span(), msg);
-                None
+                self.report(Place::of(&t.ty), msg);
+                self.binding(&t.pat)
             }
             other => {
                 let msg = format!(
                     "the pattern `{}` is not supported; bind one name: `let name = expr;`",
                     crate::check::text(other)
                 );
-                self.report(other.span(), msg);
+                self.report(Place::of(&other), msg);
                 None
             }
         }
@@ -256,7 +285,7 @@ impl Lower<'_> {
             let msg = format!(
                 "expression nested deeper than {MAX_NESTING} levels; split it with `let` bindings"
             );
-            return self.report(expr.span(), msg);
+            return self.report(Place::of(&expr), msg);
         }
         self.depth += 1;
         let value = self.expr_inner(expr);
@@ -271,7 +300,17 @@ impl Lower<'_> {
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
             Expr::Unary(u) => self.unary(u),
-            Expr::Binary(b) => self.binary_chain(b),
+            Expr::Binary(b) if arithmetic(&b.op).is_some() => self.binary_chain(b),
+            Expr::Binary(b) => self.unsupported_binary(b),
+            Expr::Assign(a) => {
+                self.expr(&a.right);
+                let msg = format!(
+                    "assignment `{} = ...` is not supported: values cannot be changed; bind the \
+                     new value with `let`",
+                    crate::check::text(&a.left)
+                );
+                self.report(Place::of(&a), msg)
+            }
             Expr::MethodCall(call) => self.method_call(call),
             Expr::Call(call) => self.call(call),
             Expr::Block(b) if b.label.is_none() => self.block(&b.block),
@@ -283,23 +322,26 @@ impl Lower<'_> {
         match lit {
             Lit::Float(f) if matches!(f.suffix(), "" | "f64") => match f.base10_parse::<f64>() {
                 Ok(v) => Some(Value::Float(self.constant_at(v, f.span()))),
-                Err(e) => self.report(f.span(), e.to_string()),
+                Err(e) => self.report(Place::of(&f), e.to_string()),
             },
             Lit::Float(f) => {
                 let msg = format!("`{}` literals are not supported; use `f64`", f.suffix());
-                self.report(f.span(), msg)
+                self.report(Place::of(&f), msg)
             }
             Lit::Int(i) if matches!(i.suffix(), "f64") => match i.base10_parse::<f64>() {
                 Ok(v) => Some(Value::Float(self.constant_at(v, i.span()))),
-                Err(e) => self.report(i.span(), e.to_string()),
+                Err(e) => self.report(Place::of(&i), e.to_string()),
             },
             Lit::Int(i) => match i.base10_parse::<i64>() {
                 Ok(v) => Some(Value::Int(v, i.span())),
-                Err(e) => self.report(i.span(), e.to_string()),
+                Err(e) => self.report(Place::of(&i), e.to_string()),
             },
             other => {
-                let msg = format!("the literal `{}` is not a number", crate::check::text(other));
-                self.report(other.span(), msg)
+                let msg = format!(
+                    "the literal `{}` is not a number",
+                    crate::check::text(other)
+                );
+                self.report(Place::of(&other), msg)
             }
         }
     }
@@ -310,22 +352,32 @@ impl Lower<'_> {
     }
 
     fn path(&mut self, path: &syn::ExprPath) -> Option<Value> {
-        let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
-        let plain = path.qself.is_none() && path.path.segments.iter().all(|s| s.arguments.is_none());
+        let segments: Vec<String> = path
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        let plain =
+            path.qself.is_none() && path.path.segments.iter().all(|s| s.arguments.is_none());
         if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
-            if let Some(value) = self.lookup(&segments[0]) {
-                return Some(value);
+            if let Some(binding) = self.lookup(&segments[0]) {
+                return binding;
             }
         }
-        if let Some(v) = plain.then(|| ops::constant(&segments)).flatten() {
-            return Some(Value::Float(self.constant_at(v, path.span())));
+        if let Some(constant) = plain.then(|| ops::constant(&segments)).flatten() {
+            if constant.short {
+                self.assumptions.push((path.clone(), constant.value));
+            }
+            return Some(Value::Float(self.constant_at(constant.value, path.span())));
         }
         let name = crate::check::text(path);
         let msg = format!(
-            "unknown name `{name}`: a `#[grad]` body may name its parameters, its `let` bindings \
-             and the constants of `std::f64::consts`"
+            "`{name}` is not a parameter, a `let` binding, or a constant of `std::f64::consts` \
+             or `f64` (such as `f64::EPSILON`); a `#[grad]` body cannot read other items: pass \
+             the value as a parameter"
         );
-        self.report(path.span(), msg)
+        self.report(Place::of(&path), msg)
     }
 
     fn unary(&mut self, u: &syn::ExprUnary) -> Option<Value> {
@@ -338,9 +390,17 @@ impl Lower<'_> {
                     Some(Value::Float(self.b.negate(id)))
                 }
             },
-            UnOp::Deref(_) => self.report(u.span(), "dereferencing is not supported; values are `f64`"),
-            UnOp::Not(_) => self.report(u.span(), format!("`!` is not supported; {SUPPORTED}")),
-            _ => self.report(u.span(), format!("this operator is not supported; {SUPPORTED}")),
+            UnOp::Deref(_) => self.report(
+                Place::of(&u),
+                "dereferencing is not supported; values are `f64`",
+            ),
+            UnOp::Not(_) => {
+                self.report(Place::of(&u), format!("`!` is not supported; {SUPPORTED}"))
+            }
+            _ => self.report(
+                Place::of(&u),
+                format!("this operator is not supported; {SUPPORTED}"),
+            ),
         }
     }
 
@@ -349,6 +409,9 @@ impl Lower<'_> {
     fn binary_chain(&mut self, top: &syn::ExprBinary) -> Option<Value> {
         let mut links = vec![top];
         while let Expr::Binary(inner) = &*links[links.len() - 1].left {
+            if arithmetic(&inner.op).is_none() {
+                break;
+            }
             links.push(inner);
         }
         let mut acc = self.expr(&links[links.len() - 1].left);
@@ -365,21 +428,30 @@ impl Lower<'_> {
         left: Option<Value>,
         right: Option<Value>,
     ) -> Option<Value> {
-        let op = match e.op {
-            BinOp::Add(_) => Op::Add,
-            BinOp::Sub(_) => Op::Sub,
-            BinOp::Mul(_) => Op::Mul,
-            BinOp::Div(_) => Op::Div,
-            other => return self.report(other.span(), binop_message(&other)),
-        };
+        let op = arithmetic(&e.op)?;
         let (left, right) = (left?, right?);
         if let (Value::Int(..), Value::Int(..)) = (left, right) {
-            let msg = "integer arithmetic is not supported; write float literals such as `2.0`";
-            return self.report(e.span(), msg);
+            let msg = "integer arithmetic is not supported: write a `powi` exponent as one \
+                       literal such as `5`, and float values with a decimal point such as `2.0`";
+            return self.report(Place::of(&e), msg);
         }
         let (l, r) = (self.float(left), self.float(right));
         self.b.at(e.span());
         Some(Value::Float(self.b.add(op, vec![l?, r?])))
+    }
+
+    /// A binary operator outside `+ - * /`: reported under the operator. For an assignment
+    /// (`+=`) only the right side is lowered, since the left is not read as a value.
+    fn unsupported_binary(&mut self, e: &syn::ExprBinary) -> Option<Value> {
+        let assigns = matches!(
+            e.op,
+            BinOp::AddAssign(_) | BinOp::SubAssign(_) | BinOp::MulAssign(_) | BinOp::DivAssign(_)
+        );
+        if !assigns {
+            self.expr(&e.left);
+        }
+        self.expr(&e.right);
+        self.report(Place::of(&e.op), binop_message(&e.op))
     }
 
     fn method_call(&mut self, call: &syn::ExprMethodCall) -> Option<Value> {
@@ -387,19 +459,41 @@ impl Lower<'_> {
         let args: Vec<Option<Value>> = call.args.iter().map(|a| self.expr(a)).collect();
         if call.turbofish.is_some() {
             let msg = "type arguments on a method are not supported";
-            return self.report(call.turbofish.span(), msg);
+            return self.report(Place::of(&call.turbofish), msg);
         }
         let mut operands = vec![receiver];
         operands.extend(args);
-        self.apply(&call.method.to_string(), call.method.span(), call.span(), operands)
+        self.apply(
+            &call.method.to_string(),
+            call.method.span(),
+            call.span(),
+            operands,
+        )
     }
 
     fn call(&mut self, call: &syn::ExprCall) -> Option<Value> {
         let args: Vec<Option<Value>> = call.args.iter().map(|a| self.expr(a)).collect();
+        if let Expr::Path(p) = &*call.func {
+            let local = p.path.get_ident().and_then(|i| self.lookup(&i.to_string()));
+            if local.is_some_and(|binding| binding.is_none()) {
+                // A binding that failed (a closure, say) was reported where it was made.
+                return None;
+            }
+        }
         let name = match &*call.func {
             Expr::Path(p) if p.qself.is_none() => {
-                let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
-                match segs.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                let segs: Vec<String> = p
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                match segs
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .as_slice()
+                {
                     ["f64", name] => Some(name.to_string()),
                     _ => None,
                 }
@@ -415,7 +509,7 @@ impl Lower<'_> {
                     crate::check::text(&*call.func),
                     ops::method_list()
                 );
-                self.report(call.func.span(), msg)
+                self.report(Place::of(&call.func), msg)
             }
         }
     }
@@ -474,8 +568,24 @@ impl Lower<'_> {
     }
 
     fn unsupported(&mut self, expr: &Expr) -> Option<Value> {
-        let msg = format!("{} not supported; {SUPPORTED}", describe(expr));
-        self.report(expr.span(), msg)
+        let hint = match expr {
+            Expr::If(_) | Expr::Match(_) => " yet (for a kink, use `max`, `min`, `abs` or `clamp`)",
+            Expr::ForLoop(_) | Expr::Cast(_) | Expr::Index(_) | Expr::Array(_) => " yet",
+            _ => "",
+        };
+        let msg = format!("{} not supported{hint}; {SUPPORTED}", describe(expr));
+        self.report(Place::of(&expr), msg)
+    }
+}
+
+/// The IR operation of an arithmetic operator, `None` for any other operator.
+fn arithmetic(op: &BinOp) -> Option<Op> {
+    match op {
+        BinOp::Add(_) => Some(Op::Add),
+        BinOp::Sub(_) => Some(Op::Sub),
+        BinOp::Mul(_) => Some(Op::Mul),
+        BinOp::Div(_) => Some(Op::Div),
+        _ => None,
     }
 }
 

@@ -68,13 +68,21 @@ pub fn method(name: &str) -> Option<&'static Method> {
 
 /// The method name a node of this operation is emitted as, if it is a method.
 pub fn method_name(op: Op) -> Option<&'static str> {
-    let op = if let Op::Powi(_) = op { Op::Powi(0) } else { op };
+    let op = if let Op::Powi(_) = op {
+        Op::Powi(0)
+    } else {
+        op
+    };
     METHODS.iter().find(|m| m.op == op).map(|m| m.name)
 }
 
 /// The names of the supported methods, for error messages.
 pub fn method_list() -> String {
-    METHODS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+    METHODS
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The constants of `std::f64::consts` that are stable, with their values.
@@ -111,35 +119,62 @@ pub const ASSOCIATED: &[(&str, f64)] = &[
     ("NAN", f64::NAN),
 ];
 
-/// The value of the constant named by a path's segments, in any of the forms a user may
-/// write: `PI` (imported), `consts::PI`, `f64::consts::PI`, `std::f64::consts::PI`,
+/// A constant named by a path.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Constant {
+    pub value: f64,
+    /// Written in a short form (`PI`, `consts::PI`) that depends on the user's imports, so it
+    /// could name a constant of the user's own instead.
+    pub short: bool,
+}
+
+/// The constant named by a path's segments, in any of the forms a user may write: `PI`
+/// (imported), `consts::PI`, `f64::consts::PI`, `std::f64::consts::PI`,
 /// `core::f64::consts::PI`, and `f64::EPSILON` for the associated constants.
-pub fn constant(segments: &[String]) -> Option<f64> {
+pub fn constant(segments: &[String]) -> Option<Constant> {
     let (last, prefix) = segments.split_last()?;
     let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
-    let is_consts = matches!(
+    let short = matches!(prefix.as_slice(), [] | ["consts"]);
+    let full = matches!(
         prefix.as_slice(),
-        [] | ["consts"] | ["f64", "consts"] | ["std" | "core", "f64", "consts"]
+        ["f64", "consts"] | ["std" | "core", "f64", "consts"]
     );
-    if is_consts {
-        if let Some(&(_, v)) = CONSTS.iter().find(|(n, _)| n == last) {
-            return Some(v);
-        }
+    let named = CONSTS
+        .iter()
+        .find(|(n, _)| n == last)
+        .filter(|_| short || full);
+    if let Some(&(_, value)) = named {
+        return Some(Constant { value, short });
     }
-    let is_assoc = matches!(prefix.as_slice(), ["f64"] | ["std" | "core", "primitive", "f64"]);
-    is_assoc.then(|| ASSOCIATED.iter().find(|(n, _)| n == last).map(|&(_, v)| v)).flatten()
+    let is_assoc = matches!(
+        prefix.as_slice(),
+        ["f64"] | ["std" | "core", "primitive", "f64"]
+    );
+    let assoc = ASSOCIATED
+        .iter()
+        .find(|(n, _)| n == last)
+        .filter(|_| is_assoc);
+    assoc.map(|&(_, value)| Constant {
+        value,
+        short: false,
+    })
 }
 
 /// The name in `core::f64::consts` whose value has exactly these bits, for readable emitted
 /// code (and so that clippy's `approx_constant` lint never sees a spelled-out π).
 pub fn constant_name(value: f64) -> Option<&'static str> {
-    CONSTS.iter().find(|(_, v)| v.to_bits() == value.to_bits()).map(|&(n, _)| n)
+    CONSTS
+        .iter()
+        .find(|(_, v)| v.to_bits() == value.to_bits())
+        .map(|&(n, _)| n)
 }
 
 /// Whether `value` is close to a named constant without being it: clippy's `approx_constant`
 /// lint would fire on the literal, so the emitted function allows that lint.
 pub fn near_constant(value: f64) -> bool {
-    CONSTS.iter().any(|&(_, c)| value != c && ((value - c) / c).abs() < 1e-4)
+    CONSTS
+        .iter()
+        .any(|&(_, c)| value != c && ((value - c) / c).abs() < 1e-4)
 }
 
 #[cfg(test)]
@@ -152,13 +187,27 @@ mod tests {
 
     #[test]
     fn constants_in_every_path_form() {
-        for form in ["PI", "consts::PI", "f64::consts::PI", "std::f64::consts::PI"] {
-            assert_eq!(constant(&path(form)), Some(std::f64::consts::PI), "{form}");
+        let value = |form: &str| constant(&path(form)).map(|c| c.value);
+        let pi = Some(std::f64::consts::PI);
+        for form in [
+            "PI",
+            "consts::PI",
+            "f64::consts::PI",
+            "std::f64::consts::PI",
+        ] {
+            assert_eq!(value(form), pi, "{form}");
         }
-        assert_eq!(constant(&path("core::f64::consts::TAU")), Some(std::f64::consts::TAU));
-        assert_eq!(constant(&path("f64::EPSILON")), Some(f64::EPSILON));
-        assert_eq!(constant(&path("std::f64::PI")), None);
-        assert_eq!(constant(&path("f64::consts::EPSILON")), None);
+        assert_eq!(value("core::f64::consts::TAU"), Some(std::f64::consts::TAU));
+        assert_eq!(value("f64::EPSILON"), Some(f64::EPSILON));
+        assert_eq!(value("std::f64::PI"), None);
+        assert_eq!(value("f64::consts::EPSILON"), None);
+    }
+
+    #[test]
+    fn short_forms_are_marked_for_a_compile_time_check() {
+        assert!(constant(&path("PI")).is_some_and(|c| c.short));
+        assert!(constant(&path("consts::PI")).is_some_and(|c| c.short));
+        assert!(constant(&path("std::f64::consts::PI")).is_some_and(|c| !c.short));
     }
 
     #[test]

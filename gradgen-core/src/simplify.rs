@@ -28,6 +28,7 @@
 //! | `add_neg` | `a + (-b)` → `a - b` | yes |
 //! | `sub_neg` | `a - (-b)` → `a + b` | yes |
 //! | `add_negative_constant` | `c + x` with `c < 0` → `x - |c|` | yes |
+//! | `add_negative_product` | `a + (c * x)` with `c < 0` → `a - (|c| * x)`, and `-` likewise | yes |
 //! | `merge_const_factors` | `c1 * (c2 * x)` → `(c1 * c2) * x` | to the last bit when the product rounds; applied only where it is finite, normal and nonzero |
 //! | `div_one` | `x / 1` → `x` | yes |
 //! | `select_same` | `if c { a } else { a }` → `a` | yes |
@@ -80,6 +81,7 @@ const RULES: &[Rule] = &[
     add_neg,
     sub_neg,
     add_negative_constant,
+    add_negative_product,
     merge_const_factors,
     div_one,
     select_same,
@@ -88,7 +90,11 @@ const RULES: &[Rule] = &[
 impl<'g> Builder<'g> {
     /// A builder adding to `graph`; new nodes get `span` until [`Builder::at`] changes it.
     pub fn new(graph: &'g mut Graph) -> Self {
-        Builder { graph, span: Span::call_site(), too_large: false }
+        Builder {
+            graph,
+            span: Span::call_site(),
+            too_large: false,
+        }
     }
 
     /// The graph being built.
@@ -190,7 +196,8 @@ impl<'g> Builder<'g> {
     }
 
     fn is_const(&self, id: Id, value: f64) -> bool {
-        self.constant_of(id).is_some_and(|c| c.to_bits() == value.to_bits())
+        self.constant_of(id)
+            .is_some_and(|c| c.to_bits() == value.to_bits())
     }
 }
 
@@ -232,7 +239,10 @@ fn fold_constants(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     if args.is_empty() || op.is_bool() {
         return None;
     }
-    let c: Vec<f64> = args.iter().map(|&a| b.constant_of(a)).collect::<Option<_>>()?;
+    let c: Vec<f64> = args
+        .iter()
+        .map(|&a| b.constant_of(a))
+        .collect::<Option<_>>()?;
     let value = eval_exact(op, &c)?;
     Some(Rewrite::To(b.constant(value)))
 }
@@ -278,14 +288,21 @@ fn sub_self(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
 
 /// `neg_neg`: `--x` → `x`.
 fn neg_neg(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    let inner = b.graph.node(args.first().copied().filter(|_| op == Op::Neg)?);
+    let inner = b
+        .graph
+        .node(args.first().copied().filter(|_| op == Op::Neg)?);
     (inner.op == Op::Neg).then(|| Rewrite::To(inner.args[0]))
 }
 
 /// `neg_const_factor`: `-(c * x)` → `(-c) * x`.
 fn neg_const_factor(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    let inner = b.graph.node(args.first().copied().filter(|_| op == Op::Neg)?).clone();
-    let c = (inner.op == Op::Mul).then(|| b.constant_of(inner.args[0])).flatten()?;
+    let inner = b
+        .graph
+        .node(args.first().copied().filter(|_| op == Op::Neg)?)
+        .clone();
+    let c = (inner.op == Op::Mul)
+        .then(|| b.constant_of(inner.args[0]))
+        .flatten()?;
     Some(Rewrite::Node(Op::Mul, vec![b.constant(-c), inner.args[1]]))
 }
 
@@ -313,10 +330,16 @@ fn add_neg(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     }
     let g = &b.graph;
     if g.op(args[1]) == Op::Neg {
-        return Some(Rewrite::Node(Op::Sub, vec![args[0], g.node(args[1]).args[0]]));
+        return Some(Rewrite::Node(
+            Op::Sub,
+            vec![args[0], g.node(args[1]).args[0]],
+        ));
     }
     if g.op(args[0]) == Op::Neg {
-        return Some(Rewrite::Node(Op::Sub, vec![args[1], g.node(args[0]).args[0]]));
+        return Some(Rewrite::Node(
+            Op::Sub,
+            vec![args[1], g.node(args[0]).args[0]],
+        ));
     }
     None
 }
@@ -344,17 +367,41 @@ fn add_negative_constant(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rew
     }
 }
 
+/// `add_negative_product`: `a + (c * x)` with `c < 0` → `a - (|c| * x)`, and `a - (c * x)`
+/// with `c < 0` → `a + (|c| * x)`, so the code reads `a - 1.5 * w`.
+fn add_negative_product(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let flipped = match op {
+        Op::Add => Op::Sub,
+        Op::Sub => Op::Add,
+        _ => return None,
+    };
+    let product = b.graph.node(args[1]).clone();
+    let c = (product.op == Op::Mul)
+        .then(|| b.constant_of(product.args[0]))
+        .flatten()?;
+    if c >= 0.0 || b.constant_of(args[0]).is_some() {
+        return None;
+    }
+    let positive = b.scale(-c, product.args[1]);
+    Some(Rewrite::Node(flipped, vec![args[0], positive]))
+}
+
 /// `merge_const_factors`: `c1 * (c2 * x)` → `(c1 * c2) * x` where the product is a finite,
 /// normal, nonzero number.
 fn merge_const_factors(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     let c1 = (op == Op::Mul).then(|| b.constant_of(args[0])).flatten()?;
     let inner = b.graph.node(args[1]).clone();
-    let c2 = (inner.op == Op::Mul).then(|| b.constant_of(inner.args[0])).flatten()?;
+    let c2 = (inner.op == Op::Mul)
+        .then(|| b.constant_of(inner.args[0]))
+        .flatten()?;
     let product = c1 * c2;
     if !product.is_normal() {
         return None;
     }
-    Some(Rewrite::Node(Op::Mul, vec![b.constant(product), inner.args[1]]))
+    Some(Rewrite::Node(
+        Op::Mul,
+        vec![b.constant(product), inner.args[1]],
+    ))
 }
 
 /// `div_one`: `x / 1` → `x`.
@@ -365,4 +412,252 @@ fn div_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
 /// `select_same`: `if c { a } else { a }` → `a`.
 fn select_same(_: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Select && args[1] == args[2]).then(|| Rewrite::To(args[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph with parameters `x` (id 0) and `y` (id 1), and a builder over it.
+    fn with_builder(test: impl FnOnce(&mut Builder<'_>, Id, Id)) {
+        let mut g = Graph::new();
+        let mut b = Builder::new(&mut g);
+        let (x, y) = (b.param(0), b.param(1));
+        test(&mut b, x, y);
+    }
+
+    fn node(b: &Builder<'_>, id: Id) -> (Op, Vec<Id>) {
+        let n = b.graph().node(id);
+        (n.op, n.args.clone())
+    }
+
+    #[test]
+    fn fold_constants_exact_operations() {
+        with_builder(|b, _, _| {
+            let (two, three) = (b.constant(2.0), b.constant(3.0));
+            let p = b.product(two, three);
+            assert_eq!(b.graph().constant(p), Some(6.0));
+            let s = b.call(Op::Sqrt, p);
+            assert_eq!(b.graph().constant(s), Some(6f64.sqrt()));
+        });
+    }
+
+    #[test]
+    fn fold_constants_leaves_transcendental_calls() {
+        with_builder(|b, _, _| {
+            let two = b.constant(2.0);
+            let s = b.call(Op::Sin, two);
+            assert_eq!(node(b, s), (Op::Sin, vec![two]));
+        });
+    }
+
+    #[test]
+    fn fold_constants_picks_select_arm() {
+        with_builder(|b, x, y| {
+            let (one, two) = (b.constant(1.0), b.constant(2.0));
+            let cond = b.compare(Cmp::Lt, one, two);
+            assert_eq!(b.select(cond, x, y), x);
+        });
+    }
+
+    #[test]
+    fn commute_constants_left_shares_both_orders() {
+        with_builder(|b, x, _| {
+            let two = b.constant(2.0);
+            assert_eq!(b.product(x, two), b.product(two, x));
+            assert_eq!(b.sum(x, two), b.sum(two, x));
+        });
+    }
+
+    #[test]
+    fn mul_one_removes_factor() {
+        with_builder(|b, x, _| {
+            let one = b.constant(1.0);
+            assert_eq!(b.product(x, one), x);
+            assert_eq!(b.product(one, x), x);
+        });
+    }
+
+    #[test]
+    fn mul_minus_one_negates() {
+        with_builder(|b, x, _| {
+            let m = b.scale(-1.0, x);
+            assert_eq!(node(b, m), (Op::Neg, vec![x]));
+        });
+    }
+
+    #[test]
+    fn mul_zero_only_for_finite_constants() {
+        with_builder(|b, x, _| {
+            let zero = b.constant(0.0);
+            let p = b.product(zero, x);
+            assert_eq!(
+                node(b, p),
+                (Op::Mul, vec![zero, x]),
+                "0 * x is NaN for infinite x"
+            );
+            let five = b.constant(5.0);
+            let p = b.product(zero, five);
+            assert_eq!(b.graph().constant(p), Some(0.0));
+            let inf = b.constant(f64::INFINITY);
+            let p = b.product(zero, inf);
+            assert!(b.graph().constant(p).is_some_and(f64::is_nan));
+        });
+    }
+
+    #[test]
+    fn add_zero_removes_term() {
+        with_builder(|b, x, _| {
+            let zero = b.constant(0.0);
+            assert_eq!(b.sum(x, zero), x);
+            assert_eq!(b.diff(x, zero), x);
+        });
+    }
+
+    #[test]
+    fn sub_from_zero_negates() {
+        with_builder(|b, x, _| {
+            let zero = b.constant(0.0);
+            let d = b.diff(zero, x);
+            assert_eq!(node(b, d), (Op::Neg, vec![x]));
+        });
+    }
+
+    #[test]
+    fn sub_self_is_zero() {
+        with_builder(|b, x, _| {
+            let s = b.call(Op::Sin, x);
+            let d = b.diff(s, s);
+            assert_eq!(b.graph().constant(d), Some(0.0));
+        });
+    }
+
+    #[test]
+    fn neg_neg_cancels() {
+        with_builder(|b, x, _| {
+            let n = b.negate(x);
+            assert_eq!(b.negate(n), x);
+        });
+    }
+
+    #[test]
+    fn neg_const_factor_folds_sign() {
+        with_builder(|b, x, _| {
+            let p = b.scale(3.0, x);
+            let n = b.negate(p);
+            let (op, args) = node(b, n);
+            assert_eq!(
+                (op, b.graph().constant(args[0]), args[1]),
+                (Op::Mul, Some(-3.0), x)
+            );
+        });
+    }
+
+    #[test]
+    fn neg_operand_out_lets_negations_meet() {
+        with_builder(|b, x, y| {
+            let (nx, ny) = (b.negate(x), b.negate(y));
+            let p = b.product(nx, y);
+            let xy = b.product(x, y);
+            assert_eq!(node(b, p), (Op::Neg, vec![xy]));
+            assert_eq!(b.product(nx, ny), xy);
+            let q = b.quotient(x, ny);
+            let xdy = b.quotient(x, y);
+            assert_eq!(node(b, q), (Op::Neg, vec![xdy]));
+        });
+    }
+
+    #[test]
+    fn add_neg_becomes_sub() {
+        with_builder(|b, x, y| {
+            let ny = b.negate(y);
+            let s = b.sum(x, ny);
+            assert_eq!(node(b, s), (Op::Sub, vec![x, y]));
+            let nx = b.negate(x);
+            let s = b.sum(nx, y);
+            assert_eq!(node(b, s), (Op::Sub, vec![y, x]));
+        });
+    }
+
+    #[test]
+    fn sub_neg_becomes_add() {
+        with_builder(|b, x, y| {
+            let ny = b.negate(y);
+            let d = b.diff(x, ny);
+            assert_eq!(node(b, d), (Op::Add, vec![x, y]));
+        });
+    }
+
+    #[test]
+    fn add_negative_constant_reads_as_sub() {
+        with_builder(|b, x, _| {
+            let m7 = b.constant(-7.0);
+            let s = b.sum(x, m7);
+            let (op, args) = node(b, s);
+            assert_eq!(
+                (op, args[0], b.graph().constant(args[1])),
+                (Op::Sub, x, Some(7.0))
+            );
+        });
+    }
+
+    #[test]
+    fn add_negative_product_reads_as_sub() {
+        with_builder(|b, x, y| {
+            let p = b.scale(-1.5, y);
+            let s = b.sum(x, p);
+            let (op, args) = node(b, s);
+            assert_eq!((op, args[0]), (Op::Sub, x));
+            assert_eq!(node(b, args[1]).1[1], y);
+        });
+    }
+
+    #[test]
+    fn merge_const_factors_multiplies_constants() {
+        with_builder(|b, x, _| {
+            let inner = b.scale(3.0, x);
+            let outer = b.scale(2.0, inner);
+            let (op, args) = node(b, outer);
+            assert_eq!(
+                (op, b.graph().constant(args[0]), args[1]),
+                (Op::Mul, Some(6.0), x)
+            );
+        });
+    }
+
+    #[test]
+    fn merge_const_factors_keeps_overflowing_products() {
+        with_builder(|b, x, _| {
+            let inner = b.scale(1e300, x);
+            let outer = b.scale(1e300, inner);
+            assert_eq!(node(b, outer).1[1], inner);
+        });
+    }
+
+    #[test]
+    fn div_one_removes_divisor() {
+        with_builder(|b, x, _| {
+            let one = b.constant(1.0);
+            assert_eq!(b.quotient(x, one), x);
+        });
+    }
+
+    #[test]
+    fn select_same_needs_no_condition() {
+        with_builder(|b, x, y| {
+            let c = b.compare(Cmp::Lt, x, y);
+            assert_eq!(b.select(c, x, x), x);
+        });
+    }
+
+    #[test]
+    fn no_rule_rewrites_sqrt_of_square() {
+        with_builder(|b, x, _| {
+            let sq = b.product(x, x);
+            let r = b.call(Op::Sqrt, sq);
+            assert_eq!(node(b, r), (Op::Sqrt, vec![sq]));
+            let l = b.call(Op::Ln, sq);
+            assert_eq!(node(b, l), (Op::Ln, vec![sq]));
+        });
+    }
 }
