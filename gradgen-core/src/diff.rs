@@ -139,9 +139,12 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
         Op::Asinh => divided(b, x, a, |b| rule_asinh(b, x)),
         Op::Acosh => divided(b, x, a, |b| rule_acosh(b, x)),
         Op::Atanh => divided(b, x, a, |b| one_minus_square(b, x)),
-        Op::Exp => vec![plus(x, b.product(a, v))],
-        Op::Exp2 => scaled(b, x, a, |b| b.scale(std::f64::consts::LN_2, v)),
-        Op::ExpM1 => scaled(b, x, a, |b| rule_exp_m1(b, v)),
+        Op::Exp => vec![plus(x, strong_product(b, a, v))],
+        Op::Exp2 => {
+            let d = b.scale(std::f64::consts::LN_2, v);
+            vec![plus(x, strong_product(b, a, d))]
+        }
+        Op::ExpM1 => vec![plus(x, rule_exp_m1(b, x, a))],
         Op::Ln => vec![plus(x, b.quotient(a, x))],
         Op::Log2 => divided(b, x, a, |b| b.scale(std::f64::consts::LN_2, x)),
         Op::Log10 => divided(b, x, a, |b| b.scale(std::f64::consts::LN_10, x)),
@@ -289,9 +292,22 @@ fn rule_atan2(b: &mut Builder<'_>, y: Id, x: Id, a: Id) -> Vec<Term> {
     vec![plus(y, b.product(a, dy)), minus(x, b.product(a, dx))]
 }
 
-/// `exp_m1' = exp = exp_m1 + 1`, from the value already computed.
-fn rule_exp_m1(b: &mut Builder<'_>, v: Id) -> Id {
-    one_plus(b, v)
+/// `exp_m1' = exp`. Not `exp_m1 + 1` from the value already computed: below about -13 that
+/// sum cancels to a few digits, and to 0 below -37.
+fn rule_exp_m1(b: &mut Builder<'_>, x: Id, a: Id) -> Id {
+    let e = b.call(Op::Exp, x);
+    strong_product(b, a, e)
+}
+
+/// `a · d` where `d` may overflow to infinity while `a` underflows to zero, as in
+/// `1 / (1 + exp(-x))` at `x = -800`: the product is taken as 0 when `a` is 0, the limit,
+/// instead of `0 · inf = NaN`. Used by the exponential rules, whose partial is the
+/// exponential itself.
+fn strong_product(b: &mut Builder<'_>, a: Id, d: Id) -> Id {
+    let product = b.product(a, d);
+    let zero = b.constant(0.0);
+    let vanishes = b.compare(Cmp::Eq, a, zero);
+    b.select(vanishes, zero, product)
 }
 
 /// `log_b(x) = ln x / ln b`: `∂/∂x = 1 / (x ln b)`, `∂/∂b = -log_b(x) / (b ln b)`.
@@ -303,10 +319,12 @@ fn rule_log(b: &mut Builder<'_>, v: Id, x: Id, base: Id, a: Id) -> Vec<Term> {
     vec![plus(x, b.quotient(a, dx)), minus(base, b.quotient(av, db))]
 }
 
-/// `sqrt' = 0.5 / sqrt`, from the value already computed: `+inf` at 0, the one-sided
-/// derivative.
+/// `sqrt' = 0.5 / |sqrt|`, from the value already computed: `+inf` at 0 and at -0, the
+/// one-sided derivative.
 fn rule_sqrt(b: &mut Builder<'_>, v: Id) -> Id {
     let half = b.constant(0.5);
+    // `sqrt(-0.0)` is `-0.0`; its absolute value makes the derivative +inf there too.
+    let v = b.call(Op::Abs, v);
     b.quotient(half, v)
 }
 
@@ -416,23 +434,19 @@ fn rule_max_min(b: &mut Builder<'_>, wins: Cmp, x: Id, y: Id, a: Id) -> Vec<Term
     terms
 }
 
-/// `clamp(x, lo, hi)`, read as `min(max(x, lo), hi)`: inside the bounds `x` gets the adjoint,
-/// below `lo` it goes to `lo`, above `hi` to `hi`, and at a bound half goes to each side.
+/// `clamp(x, lo, hi)`, differentiated as `min(max(x, lo), hi)`, the composition it stands for:
+/// inside the bounds `x` gets the adjoint, below `lo` it goes to `lo`, above `hi` to `hi`, and
+/// at a bound half goes to each side; where `x`, `lo` and `hi` coincide, the shares are ¼, ¼
+/// and ½, which add up to 1 as a translation of all three requires.
 fn rule_clamp(b: &mut Builder<'_>, x: Id, lo: Id, hi: Id, a: Id) -> Vec<Term> {
-    let half = b.scale(0.5, a);
-    let zero = b.constant(0.0);
-    let at_lo = b.compare(Cmp::Eq, x, lo);
-    let at_hi = b.compare(Cmp::Eq, x, hi);
-    let (half_lo, half_hi) = (b.select(at_lo, half, zero), b.select(at_hi, half, zero));
-    let below = b.compare(Cmp::Lt, x, lo);
-    let above = b.compare(Cmp::Gt, x, hi);
-    let inside = b.compare(Cmp::Lt, x, hi);
-    let over_lo = b.compare(Cmp::Gt, x, lo);
-    let upper = b.select(inside, a, half_hi);
-    let dx = b.select(over_lo, upper, half_lo);
-    let dlo = b.select(below, a, half_lo);
-    let dhi = b.select(above, a, half_hi);
-    vec![plus(x, dx), plus(lo, dlo), plus(hi, dhi)]
+    let m = b.add(Op::Max, vec![x, lo]);
+    let mut terms = rule_max_min(b, Cmp::Lt, m, hi, a);
+    let Some(pos) = terms.iter().position(|t| t.operand == m) else {
+        return terms;
+    };
+    let to_max = terms.remove(pos);
+    terms.extend(rule_max_min(b, Cmp::Gt, x, lo, to_max.value));
+    terms
 }
 
 /// `if c { t } else { e }`: the taken arm gets the adjoint.

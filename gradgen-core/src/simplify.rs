@@ -19,8 +19,8 @@
 //! | `mul_one` | `1 * x` → `x` | yes |
 //! | `mul_minus_one` | `-1 * x` → `-x` | yes |
 //! | `mul_zero` | `0 * x` → `0` only where `x` is a finite constant | yes; `0 * inf` is NaN, so a non-constant `x` is kept |
-//! | `add_zero` | `0 + x` → `x`, `x - 0` → `x` | yes but for the sign of a zero sum |
-//! | `sub_from_zero` | `0 - x` → `-x` | yes but for the sign of zero |
+//! | `add_zero` | `-0.0 + x` → `x`, `x - 0.0` → `x` | yes (`0.0 + x` is kept: it maps `-0.0` to `+0.0`) |
+//! | `sub_from_zero` | `-0.0 - x` → `-x` | yes (`0.0 - x` is kept, for the sign of zero) |
 //! | `sub_self` | `x - x` → `0` | for finite `x`; differs only where `x` is infinite or NaN |
 //! | `neg_neg` | `--x` → `x` | yes |
 //! | `neg_const_factor` | `-(c * x)` → `(-c) * x` | yes |
@@ -265,20 +265,20 @@ fn mul_minus_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Mul && b.is_const(args[0], -1.0)).then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
 }
 
-/// `add_zero`: `0 + x` → `x` and `x - 0` → `x` (`-0.0` included: `x + -0.0` is `x` exactly).
+/// `add_zero`: `-0.0 + x` → `x` and `x - 0.0` → `x`, which hold for every `x`. (`0.0 + x` is
+/// kept: it turns `-0.0` into `+0.0`, and a later `sqrt` or division can tell them apart.)
 fn add_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    let zero = |id| b.constant_of(id) == Some(0.0);
     match op {
-        Op::Add if zero(args[0]) => Some(Rewrite::To(args[1])),
-        Op::Sub if zero(args[1]) => Some(Rewrite::To(args[0])),
+        Op::Add if b.is_const(args[0], -0.0) => Some(Rewrite::To(args[1])),
+        Op::Sub if b.is_const(args[1], 0.0) => Some(Rewrite::To(args[0])),
         _ => None,
     }
 }
 
-/// `sub_from_zero`: `0 - x` → `-x`.
+/// `sub_from_zero`: `-0.0 - x` → `-x`, which holds for every `x` (`0.0 - x` is `+0.0` at
+/// `x = 0.0`, where `-x` is `-0.0`, so it is kept).
 fn sub_from_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    (op == Op::Sub && b.constant_of(args[0]) == Some(0.0))
-        .then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
+    (op == Op::Sub && b.is_const(args[0], -0.0)).then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
 }
 
 /// `sub_self`: `x - x` → `0`.
@@ -508,18 +508,27 @@ mod tests {
     #[test]
     fn add_zero_removes_term() {
         with_builder(|b, x, _| {
-            let zero = b.constant(0.0);
-            assert_eq!(b.sum(x, zero), x);
+            let (zero, minus_zero) = (b.constant(0.0), b.constant(-0.0));
+            assert_eq!(b.sum(x, minus_zero), x);
             assert_eq!(b.diff(x, zero), x);
+            let kept = b.sum(x, zero);
+            assert_eq!(
+                node(b, kept),
+                (Op::Add, vec![zero, x]),
+                "-0.0 + 0.0 is +0.0"
+            );
         });
     }
 
     #[test]
     fn sub_from_zero_negates() {
         with_builder(|b, x, _| {
-            let zero = b.constant(0.0);
-            let d = b.diff(zero, x);
+            let minus_zero = b.constant(-0.0);
+            let d = b.diff(minus_zero, x);
             assert_eq!(node(b, d), (Op::Neg, vec![x]));
+            let zero = b.constant(0.0);
+            let kept = b.diff(zero, x);
+            assert_eq!(node(b, kept), (Op::Sub, vec![zero, x]), "0.0 - 0.0 is +0.0");
         });
     }
 

@@ -1,0 +1,10 @@
+use gradgen::grad;
+
+#[grad]
+fn doubled(x: f64) -> f64 {
+    let mut y = x;
+    y = y * 2.0;
+    y
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use gradgen::grad;
+
+#[grad]
+fn messy(x: f64, y: f64) -> f64 {
+    println!("x = {x}");
+    x.to_degrees() + if y > 0.0 { y } else { 0.0 }
+}
+
+fn main() {
+    // The original function is still emitted: this call compiles.
+    let _ = messy(1.0, 2.0);
+}
