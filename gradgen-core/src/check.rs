@@ -3,36 +3,70 @@
 //! one [`Diagnostics`], so a function with a bad signature and a bad body gets every message
 //! in one compile.
 //!
-//! Accepted today: a free function `fn name(a: f64, b: f64, ...) -> f64`, with any visibility
-//! and attributes, no generics, not `async`, `const`, `unsafe` or `extern`.
+//! Accepted: a free function whose parameters are `f64`, arrays of `f64` of literal lengths
+//! (`[f64; 3]`, `[[f64; 4]; 8]`, deeper), or references to such arrays, and which returns
+//! `f64`; any visibility and attributes; no generics, not `async`, `const`, `unsafe` or
+//! `extern`. `#[grad(wrt(a, b))]` differentiates only the parameters named; the others are
+//! data.
 
-use proc_macro2::TokenStream;
+use std::collections::BTreeSet;
+
+use proc_macro2::{Ident, TokenStream};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Pat, ReturnType, Type};
+use syn::{Expr, FnArg, ItemFn, Lit, Pat, ReturnType, Type};
 
 use crate::error::{Diagnostics, Place};
 
-const PARAM_HELP: &str = "parameters must be `name: f64`";
+const PARAM_HELP: &str =
+    "parameters must be `f64`, arrays of `f64` with literal lengths such as `[f64; 3]`, or \
+     references to such arrays";
 
-/// Reports everything wrong with the attribute arguments and the signature of `item`.
-pub fn check(attr: &TokenStream, item: &ItemFn, diags: &mut Diagnostics) {
-    if !attr.is_empty() {
-        diags.report(Place::of(&attr), "`#[grad]` takes no arguments yet");
+/// A checked parameter.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub ident: Ident,
+    /// The array lengths from the outside in: `[]` for `f64`, `[8, 4]` for `[[f64; 4]; 8]`.
+    pub shape: Vec<usize>,
+    /// Whether the gradient includes this parameter.
+    pub differentiated: bool,
+    /// Whether the parameter was declared `mut`.
+    pub mutable: bool,
+}
+
+impl Param {
+    /// The number of scalars in the parameter.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
     }
+
+    /// Whether the parameter holds no scalar (an array of length 0).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reports everything wrong with the attribute arguments and the signature of `item`, and
+/// returns the parameters that could be read.
+pub fn check(attr: &TokenStream, item: &ItemFn, diags: &mut Diagnostics) -> Vec<Param> {
     check_qualifiers(item, diags);
-    for input in &item.sig.inputs {
-        check_param(input, diags);
+    let mut params: Vec<Param> = item
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|i| param(i, diags))
+        .collect();
+    if let Some(wrt) = parse_wrt(attr, diags) {
+        apply_wrt(&wrt, &mut params, diags);
     }
     check_return(&item.sig, diags);
+    params
 }
 
 fn check_qualifiers(item: &ItemFn, diags: &mut Diagnostics) {
     let sig = &item.sig;
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        diags.report(
-            Place::of(&sig.generics),
-            "generic functions are not supported; write the function for `f64`",
-        );
+        let msg = "generic functions are not supported; write the function for `f64`";
+        diags.report(Place::of(&sig.generics), msg);
     }
     let qualifiers = [
         sig.constness.map(|t| (t.span, "`const fn`")),
@@ -51,47 +85,128 @@ fn check_qualifiers(item: &ItemFn, diags: &mut Diagnostics) {
     }
 }
 
-fn check_param(input: &FnArg, diags: &mut Diagnostics) {
+fn param(input: &FnArg, diags: &mut Diagnostics) -> Option<Param> {
     let typed = match input {
         FnArg::Receiver(r) => {
-            let msg = "methods are not supported; `#[grad]` takes a free function of `f64`s";
-            return diags.report(Place::of(&r), msg);
+            let msg = "methods are not supported; `#[grad]` takes a free function";
+            diags.report(Place::of(&r), msg);
+            return None;
         }
         FnArg::Typed(typed) => typed,
     };
-    match &*typed.pat {
-        Pat::Ident(p) if p.by_ref.is_none() && p.mutability.is_none() && p.subpat.is_none() => {}
-        Pat::Ident(p) if p.mutability.is_some() => diags.report(
-            Place::of(&p),
-            format!("`mut` parameters are not supported; {PARAM_HELP} and a `let` binding"),
-        ),
-        other => diags.report(
-            Place::of(&other),
-            format!(
-                "parameter pattern `{}` is not supported; {PARAM_HELP}",
-                text(other)
-            ),
-        ),
-    }
-    if !is_f64(&typed.ty) {
+    let shape = shape(&typed.ty, true);
+    if shape.is_none() {
         let msg = format!(
             "parameter type `{}` is not supported; {PARAM_HELP}",
-            text(&*typed.ty)
+            text(&typed.ty)
         );
         diags.report(Place::of(&typed.ty), msg);
+    }
+    match &*typed.pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(Param {
+            ident: p.ident.clone(),
+            shape: shape?,
+            differentiated: true,
+            mutable: p.mutability.is_some(),
+        }),
+        other => {
+            let msg = format!(
+                "parameter pattern `{}` is not supported; name each parameter",
+                text(other)
+            );
+            diags.report(Place::of(&other), msg);
+            None
+        }
+    }
+}
+
+/// The array lengths of a parameter type, `None` if the type is not supported.
+fn shape(ty: &Type, outermost: bool) -> Option<Vec<usize>> {
+    match ty {
+        Type::Paren(inner) => shape(&inner.elem, outermost),
+        Type::Group(inner) => shape(&inner.elem, outermost),
+        Type::Reference(r) if outermost && r.mutability.is_none() => {
+            matches!(&*r.elem, Type::Array(_))
+                .then(|| shape(&r.elem, false))
+                .flatten()
+        }
+        Type::Array(array) => {
+            let len = literal_length(&array.len)?;
+            let mut inner = shape(&array.elem, false)?;
+            inner.insert(0, len);
+            Some(inner)
+        }
+        _ => is_f64(ty).then(Vec::new),
+    }
+}
+
+fn literal_length(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Lit(lit) => match &lit.lit {
+            Lit::Int(i) => i.base10_parse().ok(),
+            _ => None,
+        },
+        Expr::Group(g) => literal_length(&g.expr),
+        Expr::Paren(p) => literal_length(&p.expr),
+        _ => None,
+    }
+}
+
+/// The names in `wrt(...)`, or `None` for a bare `#[grad]`.
+fn parse_wrt(attr: &TokenStream, diags: &mut Diagnostics) -> Option<Vec<Ident>> {
+    if attr.is_empty() {
+        return None;
+    }
+    let mut names = None;
+    let parser = syn::meta::parser(|meta| {
+        if !meta.path.is_ident("wrt") {
+            return Err(meta.error("unknown argument; `#[grad]` takes `wrt(a, b, ...)`"));
+        }
+        let mut found = Vec::new();
+        meta.parse_nested_meta(|inner| match inner.path.get_ident() {
+            Some(ident) => {
+                found.push(ident.clone());
+                Ok(())
+            }
+            None => Err(inner.error("`wrt` lists parameter names")),
+        })?;
+        names = Some(found);
+        Ok(())
+    });
+    if let Err(e) = syn::parse::Parser::parse2(parser, attr.clone()) {
+        diags.report(e.span(), e.to_string());
+        return None;
+    }
+    names
+}
+
+fn apply_wrt(wrt: &[Ident], params: &mut [Param], diags: &mut Diagnostics) {
+    let mut seen = BTreeSet::new();
+    for name in wrt {
+        if !seen.insert(name.to_string()) {
+            diags.report(name.span(), format!("`{name}` is listed twice in `wrt`"));
+        } else if !params.iter().any(|p| p.ident == *name) {
+            diags.report(
+                name.span(),
+                format!("`{name}` is not a parameter of the function"),
+            );
+        }
+    }
+    for p in params.iter_mut() {
+        p.differentiated = seen.contains(&p.ident.to_string());
     }
 }
 
 fn check_return(sig: &syn::Signature, diags: &mut Diagnostics) {
     match &sig.output {
         ReturnType::Type(_, ty) if is_f64(ty) => {}
-        ReturnType::Type(_, ty) => diags.report(
-            Place::of(&ty),
-            format!(
+        ReturnType::Type(_, ty) => {
+            let msg = format!(
                 "return type `{}` is not supported; the function must return `f64`",
-                text(&**ty)
-            ),
-        ),
+                text(ty)
+            );
+            diags.report(Place::of(&ty), msg)
+        }
         ReturnType::Default => diags.report(
             sig.paren_token.span.close(),
             "the function must return `f64`; add `-> f64` after the parameters",
@@ -104,12 +219,9 @@ pub fn is_f64(ty: &Type) -> bool {
     let p = match ty {
         Type::Paren(inner) => return is_f64(&inner.elem),
         Type::Group(inner) => return is_f64(&inner.elem),
-        Type::Path(p) => p,
+        Type::Path(p) if p.qself.is_none() => p,
         _ => return false,
     };
-    if p.qself.is_some() {
-        return false;
-    }
     let segments: Vec<String> = p
         .path
         .segments
@@ -117,13 +229,10 @@ pub fn is_f64(ty: &Type) -> bool {
         .map(|s| s.ident.to_string())
         .collect();
     let plain = p.path.segments.iter().all(|s| s.arguments.is_none());
+    let names: Vec<&str> = segments.iter().map(String::as_str).collect();
     plain
         && matches!(
-            segments
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice(),
+            names.as_slice(),
             ["f64"] | ["std" | "core", "primitive", "f64"]
         )
 }
@@ -137,12 +246,12 @@ pub fn text(node: &dyn quote::ToTokens) -> String {
     for (i, &c) in chars.iter().enumerate() {
         let prev = if i > 0 { chars[i - 1] } else { ' ' };
         let next = chars.get(i + 1).copied().unwrap_or(' ');
+        let word_before = prev.is_alphanumeric() || prev == '_' || prev == '!';
         let tight_after = matches!(prev, '(' | '[' | '&' | '.' | '!' | '<' | '#')
             || (prev == ':' && i > 1 && chars[i - 2] == ':');
         let tight_before = matches!(next, ')' | ']' | ',' | ';' | '.' | '?' | '>')
             || (next == ':' && chars.get(i + 2) == Some(&':'))
-            || (matches!(next, '(' | '[' | '<')
-                && (prev.is_alphanumeric() || prev == '_' || prev == '!'));
+            || (matches!(next, '(' | '[' | '<') && word_before);
         if c == ' ' && (tight_after || tight_before) {
             continue;
         }

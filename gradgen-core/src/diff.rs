@@ -62,9 +62,9 @@ pub struct Gradient {
 /// code to `graph`.
 pub fn differentiate(graph: &mut Graph, output: Id, params: &[Id]) -> Gradient {
     let forward_len = graph.len();
-    let active = active_nodes(graph);
+    let active = active_nodes(graph, params);
     let mut adjoints: Vec<Option<Id>> = vec![None; forward_len];
-    let mut b = Builder::new(graph);
+    let mut b = Builder::for_adjoint(graph);
     adjoints[output.index()] = Some(b.constant(1.0));
     for index in (0..=output.index()).rev() {
         let Some(adjoint) = adjoints[index] else {
@@ -93,13 +93,15 @@ pub fn differentiate(graph: &mut Graph, output: Id, params: &[Id]) -> Gradient {
     }
 }
 
-/// Which nodes depend on a parameter. Only those need an adjoint: a constant subexpression such
-/// as `(2.0 * PI).cos()` passes nothing on.
-fn active_nodes(graph: &Graph) -> Vec<bool> {
-    let mut active = Vec::with_capacity(graph.len());
-    for node in graph.nodes() {
-        let from_param = matches!(node.op, Op::Param(_));
-        active.push(from_param || node.args.iter().any(|a| active[a.index()]));
+/// Which nodes depend on a differentiated parameter. Only those need an adjoint: a constant
+/// subexpression such as `(2.0 * PI).cos()`, or one of data parameters only, passes nothing on.
+fn active_nodes(graph: &Graph, params: &[Id]) -> Vec<bool> {
+    let mut active = vec![false; graph.len()];
+    for p in params {
+        active[p.index()] = true;
+    }
+    for (i, node) in graph.nodes().iter().enumerate() {
+        active[i] = active[i] || node.args.iter().any(|a| active[a.index()]);
     }
     active
 }
@@ -304,6 +306,12 @@ fn rule_exp_m1(b: &mut Builder<'_>, x: Id, a: Id) -> Id {
 /// instead of `0 · inf = NaN`. Used by the exponential rules, whose partial is the
 /// exponential itself.
 fn strong_product(b: &mut Builder<'_>, a: Id, d: Id) -> Id {
+    if b.graph().op(a) == Op::Neg {
+        // Test the adjoint itself, not its negation, so the negations can cancel.
+        let inner = b.graph().node(a).args[0];
+        let product = strong_product(b, inner, d);
+        return b.negate(product);
+    }
     let product = b.product(a, d);
     let zero = b.constant(0.0);
     let vanishes = b.compare(Cmp::Eq, a, zero);

@@ -32,7 +32,8 @@ pub struct OpCounts {
     pub function: usize,
     /// Operations of the emitted `<name>_grad`, value and gradient together.
     pub emitted: usize,
-    /// Operations the gradient adds to the function: `emitted - function`.
+    /// Operations the gradient alone needs (the forward values it reads included, the last
+    /// steps of the value not): the measure of DESIGN.md's reference table.
     pub gradient: usize,
 }
 
@@ -52,10 +53,11 @@ pub fn counts(graph: &Graph, roots: &Roots) -> OpCounts {
     };
     let function = count(graph.live(&[roots.value]));
     let emitted = count(graph.live(&roots.all()));
+    let gradient = count(graph.live(&roots.gradient));
     OpCounts {
         function,
         emitted,
-        gradient: emitted - function,
+        gradient,
     }
 }
 
@@ -64,7 +66,7 @@ pub fn dump(d: &Differentiated) -> String {
     let f = &d.function;
     let roots = d.roots();
     let live = d.graph.live(&roots.all());
-    let params: Vec<String> = f.params.iter().map(|(p, _)| p.to_string()).collect();
+    let params: Vec<String> = f.params.iter().map(|p| p.ident.to_string()).collect();
     let mut out = format!("fn {}({})\n", f.item.sig.ident, params.join(", "));
     let (forward, adjoint): (Vec<Id>, Vec<Id>) = live
         .iter()
@@ -77,8 +79,8 @@ pub fn dump(d: &Differentiated) -> String {
         line(&mut out, d, id);
     }
     let _ = writeln!(out, "value {}", roots.value);
-    for ((p, _), g) in f.params.iter().zip(&roots.gradient) {
-        let _ = writeln!(out, "d_{p} {g}");
+    for (slot, g) in f.differentiated_slots().into_iter().zip(&roots.gradient) {
+        let _ = writeln!(out, "d_{} {g}", slot_name(d, slot.id));
     }
     out
 }
@@ -87,7 +89,7 @@ fn line(out: &mut String, d: &Differentiated, id: Id) {
     let node = d.graph.node(id);
     let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
     let op = match node.op {
-        Op::Param(i) => format!("param {}", d.function.params[i as usize].0),
+        Op::Param(_) => format!("param {}", slot_name(d, id)),
         Op::Const(c) => format!("const {:?}", c.get()),
         op => format!("{} {}", op_name(op), args.join(", ")),
     };
@@ -96,6 +98,19 @@ fn line(out: &mut String, d: &Differentiated, id: Id) {
         let _ = write!(out, "  ; {name}");
     }
     out.push('\n');
+}
+
+/// `x` for a scalar parameter, `w[1][3]` for an element of an array parameter.
+fn slot_name(d: &Differentiated, id: Id) -> String {
+    let f = &d.function;
+    let Some(slot) = f.slots.iter().find(|s| s.id == id) else {
+        return id.to_string();
+    };
+    let mut name = f.params[slot.param].ident.to_string();
+    for i in &slot.index {
+        name.push_str(&format!("[{i}]"));
+    }
+    name
 }
 
 /// The name of an operation in the dump.

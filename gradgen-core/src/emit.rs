@@ -35,6 +35,13 @@ use crate::ops;
 /// keeps expressions readable and keeps rustc and prettyplease far from their recursion limits.
 pub const MAX_INLINE_DEPTH: usize = 12;
 
+/// The most `let` statements a function is emitted with. Each `let` opens a lexical scope
+/// nested in the previous one, and rustc's debug-info generation recurses through them: a few
+/// thousand crash a debug build. Past this many, the temporaries are declared by one `let`
+/// and assigned once each (`let (t0, t1, ...); t0 = ...;`), which is the same code with a
+/// single scope.
+pub const MAX_LET_STATEMENTS: usize = 1000;
+
 /// Operator precedence of an emitted expression, lowest first. An operand whose precedence is
 /// below what its position needs is wrapped in parentheses.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,7 +74,8 @@ struct Plan<'a> {
     graph: &'a Graph,
     live: Vec<Id>,
     names: BTreeMap<Id, Ident>,
-    params: BTreeMap<Id, Ident>,
+    /// How each parameter scalar is read: `x`, or `w[1][3]` for an element of an array.
+    params: BTreeMap<Id, TokenStream>,
 }
 
 /// The `<name>_grad` function for `f`, whose graph now also holds the adjoint code.
@@ -80,12 +88,7 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     let mut body: Vec<TokenStream> = f.assumptions.iter().map(assumption).collect();
     body.extend(plan.statements());
     let value = plan.operand(roots.value, Prec::If);
-    let derivatives: Vec<TokenStream> = roots
-        .gradient
-        .iter()
-        .map(|&g| plan.operand(g, Prec::If))
-        .collect();
-    let (gradient, gradient_ty) = gradient_shape(&derivatives);
+    let (gradient, gradient_ty) = plan.gradient(f, &roots);
     let signature = plan.signature(f, &gradient_ty);
     let doc = doc_lines(f);
     let cfgs = f.item.attrs.iter().filter(|a| a.path().is_ident("cfg"));
@@ -103,17 +106,19 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     }
 }
 
-/// The gradient expression and type: the bare derivative for one parameter, a tuple for
-/// several, `()` for none.
-fn gradient_shape(derivatives: &[TokenStream]) -> (TokenStream, TokenStream) {
+/// An array literal (and its type) of `items` in the nested `shape`, row-major.
+fn nested(items: &[TokenStream], shape: &[usize]) -> (TokenStream, TokenStream) {
     let ty = float_type();
-    match derivatives {
-        [one] => (one.clone(), quote!(#ty)),
-        many => {
-            let tys = many.iter().map(|_| &ty);
-            (quote!((#(#many),*)), quote!((#(#tys),*)))
-        }
-    }
+    let Some((&len, inner)) = shape.split_first() else {
+        return (items.first().cloned().unwrap_or_default(), quote!(#ty));
+    };
+    let stride: usize = inner.iter().product();
+    let rows: Vec<TokenStream> = (0..len)
+        .map(|i| nested(&items[i * stride..(i + 1) * stride], inner).0)
+        .collect();
+    let inner_ty = nested(&items[..stride.min(items.len())], inner).1;
+    let len = proc_macro2::Literal::usize_unsuffixed(len);
+    (quote!([#(#rows),*]), quote!([#inner_ty; #len]))
 }
 
 fn float_type() -> Ident {
@@ -122,10 +127,9 @@ fn float_type() -> Ident {
 
 fn doc_lines(f: &Function) -> Vec<TokenStream> {
     let name = &f.item.sig.ident;
-    let wrt: Vec<String> = f
-        .params
-        .iter()
-        .map(|(p, _)| format!("∂/∂{}", unraw(p)))
+    let differentiated = f.params.iter().filter(|p| p.differentiated);
+    let wrt: Vec<String> = differentiated
+        .map(|p| format!("∂/∂{}", unraw(&p.ident)))
         .collect();
     let gradient = match wrt.as_slice() {
         [one] => format!("`{one}`"),
@@ -139,6 +143,16 @@ fn doc_lines(f: &Function) -> Vec<TokenStream> {
     lines.iter().map(|l| quote!(#[doc = #l])).collect()
 }
 
+/// How a parameter scalar is read: `x`, or `w[1][3]`.
+fn access(f: &Function, slot: &crate::lower::Slot) -> TokenStream {
+    let ident = &f.params[slot.param].ident;
+    let index = slot
+        .index
+        .iter()
+        .map(|&i| proc_macro2::Literal::usize_unsuffixed(i));
+    quote!(#ident #([#index])*)
+}
+
 fn unraw(ident: &Ident) -> String {
     syn::ext::IdentExt::unraw(ident).to_string()
 }
@@ -146,9 +160,13 @@ fn unraw(ident: &Ident) -> String {
 impl<'a> Plan<'a> {
     fn new(f: &Function, graph: &'a Graph, grad: &Gradient, roots: &Roots) -> Self {
         let live = graph.live(&roots.all());
-        let params: BTreeMap<Id, Ident> = f.params.iter().map(|(i, id)| (*id, i.clone())).collect();
+        let params = f
+            .slots
+            .iter()
+            .map(|slot| (slot.id, access(f, slot)))
+            .collect();
         let statements = choose_statements(graph, &live, roots, &f.names);
-        let names = name_statements(f, grad, roots, &statements, &params);
+        let names = name_statements(f, grad, roots, &statements);
         Plan {
             graph,
             live,
@@ -159,16 +177,25 @@ impl<'a> Plan<'a> {
 
     /// The `let` statements, in id order.
     fn statements(&self) -> Vec<TokenStream> {
-        let named = self
+        let named: Vec<(Id, &Ident)> = self
             .live
             .iter()
-            .filter_map(|id| self.names.get(id).map(|n| (*id, n)));
-        named
-            .map(|(id, name)| {
+            .filter_map(|id| self.names.get(id).map(|n| (*id, n)))
+            .collect();
+        if named.len() <= MAX_LET_STATEMENTS {
+            let lets = named.iter().map(|&(id, name)| {
                 let value = self.expression(id).0;
                 quote!(let #name = #value;)
-            })
-            .collect()
+            });
+            return lets.collect();
+        }
+        let all = named.iter().map(|(_, name)| name);
+        let mut out = vec![quote!(let (#(#all),*);)];
+        out.extend(named.iter().map(|&(id, name)| {
+            let value = self.expression(id).0;
+            quote!(#name = #value;)
+        }));
+        out
     }
 
     /// The expression of `id` as an operand needing precedence `need`.
@@ -183,8 +210,11 @@ impl<'a> Plan<'a> {
 
     /// How `id` is written where it is used: its name, its literal, or its expression.
     fn reference(&self, id: Id) -> (TokenStream, Prec) {
-        if let Some(name) = self.names.get(&id).or_else(|| self.params.get(&id)) {
+        if let Some(name) = self.names.get(&id) {
             return (quote!(#name), Prec::Atom);
+        }
+        if let Some(access) = self.params.get(&id) {
+            return (access.clone(), Prec::Atom);
         }
         self.expression(id)
     }
@@ -196,7 +226,7 @@ impl<'a> Plan<'a> {
         let ty = float_type();
         match node.op {
             Op::Param(_) => (
-                self.params.get(&id).map(|p| quote!(#p)).unwrap_or_default(),
+                self.params.get(&id).cloned().unwrap_or_default(),
                 Prec::Atom,
             ),
             Op::Const(c) => literal(c.get()),
@@ -246,21 +276,53 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The signature of `<name>_grad`: the original parameters, an underscore before those
-    /// the gradient does not read, and the `(value, gradient)` return type.
+    /// The gradient expression and type: each differentiated parameter's derivatives in its
+    /// own shape; the bare shape for one parameter, a tuple for several.
+    fn gradient(&self, f: &Function, roots: &Roots) -> (TokenStream, TokenStream) {
+        let mut derivatives = roots.gradient.iter().map(|&g| self.operand(g, Prec::If));
+        let mut parts = Vec::new();
+        for p in f.params.iter().filter(|p| p.differentiated) {
+            let items: Vec<TokenStream> = derivatives.by_ref().take(p.len()).collect();
+            parts.push(nested(&items, &p.shape));
+        }
+        match parts.as_slice() {
+            [(one, ty)] => (one.clone(), ty.clone()),
+            many => {
+                let (values, tys): (Vec<_>, Vec<_>) = many.iter().cloned().unzip();
+                (quote!((#(#values),*)), quote!((#(#tys),*)))
+            }
+        }
+    }
+
+    /// The signature of `<name>_grad`: the original parameters as declared (without `mut`:
+    /// the gradient never changes them), an underscore before those the gradient does not
+    /// read, and the `(value, gradient)` return type.
     fn signature(&self, f: &Function, gradient_ty: &TokenStream) -> TokenStream {
         let vis = &f.item.vis;
         let name = format_ident!("{}_grad", f.item.sig.ident);
         let ty = float_type();
         let live: BTreeSet<Id> = self.live.iter().copied().collect();
-        let params = f.params.iter().map(|(ident, id)| {
-            let ident = if live.contains(id) {
-                ident.clone()
-            } else {
-                format_ident!("_{}", unraw(ident))
-            };
-            quote!(#ident: #ty)
+        let declared = f.item.sig.inputs.iter().filter_map(|arg| match arg {
+            syn::FnArg::Typed(t) => Some(&t.ty),
+            syn::FnArg::Receiver(_) => None,
         });
+        let params = f
+            .params
+            .iter()
+            .enumerate()
+            .zip(declared)
+            .map(|((index, p), param_ty)| {
+                let read = f
+                    .slots
+                    .iter()
+                    .any(|s| s.param == index && live.contains(&s.id));
+                let ident = if read {
+                    p.ident.clone()
+                } else {
+                    format_ident!("_{}", unraw(&p.ident))
+                };
+                quote!(#ident: #param_ty)
+            });
         quote!(#vis fn #name(#(#params),*) -> (#ty, #gradient_ty))
     }
 
@@ -357,10 +419,9 @@ fn name_statements(
     grad: &Gradient,
     roots: &Roots,
     statements: &BTreeSet<Id>,
-    params: &BTreeMap<Id, Ident>,
 ) -> BTreeMap<Id, Ident> {
     let wanted = wanted_names(f, grad, roots);
-    let mut taken: BTreeSet<String> = params.values().map(unraw).collect();
+    let mut taken: BTreeSet<String> = f.params.iter().map(|p| unraw(&p.ident)).collect();
     let mut names: BTreeMap<Id, Ident> = BTreeMap::new();
     let mut counter = 0;
     for &id in statements {
@@ -401,8 +462,12 @@ fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wa
             wanted.entry(*adjoint).or_insert(Wanted::AdjointOf(primal));
         }
     }
-    for ((p, _), g) in f.params.iter().zip(&roots.gradient) {
-        wanted.insert(*g, Wanted::Name(format!("d_{}", unraw(p))));
+    for (slot, g) in f.differentiated_slots().into_iter().zip(&roots.gradient) {
+        let mut name = format!("d_{}", unraw(&f.params[slot.param].ident));
+        for i in &slot.index {
+            name.push_str(&format!("_{i}"));
+        }
+        wanted.insert(*g, Wanted::Name(name));
     }
     let value = Wanted::Name("value".to_string());
     wanted.entry(roots.value).or_insert(value);

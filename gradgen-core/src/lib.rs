@@ -54,8 +54,8 @@ impl Differentiated {
 /// Runs lower, check and differentiate on a function with the given attribute arguments.
 pub fn differentiate(attr: &TokenStream, item: &ItemFn) -> Result<Differentiated, Error> {
     let mut diags = error::Diagnostics::default();
-    check::check(attr, item, &mut diags);
-    let function = lower::lower(item, &mut diags);
+    let params = check::check(attr, item, &mut diags);
+    let function = lower::lower(item, params, &mut diags);
     diags.finish()?;
     let function = function.ok_or_else(|| {
         Error::new(
@@ -64,7 +64,11 @@ pub fn differentiate(attr: &TokenStream, item: &ItemFn) -> Result<Differentiated
         )
     })?;
     let mut graph = function.graph.clone();
-    let params: Vec<ir::Id> = function.params.iter().map(|(_, id)| *id).collect();
+    let params: Vec<ir::Id> = function
+        .differentiated_slots()
+        .iter()
+        .map(|s| s.id)
+        .collect();
     let gradient = diff::differentiate(&mut graph, function.output, &params);
     if graph.len() >= ir::MAX_NODES {
         let msg = "the gradient is too large to emit; split the function into smaller functions";

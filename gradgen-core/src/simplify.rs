@@ -19,8 +19,8 @@
 //! | `mul_one` | `1 * x` → `x` | yes |
 //! | `mul_minus_one` | `-1 * x` → `-x` | yes |
 //! | `mul_zero` | `0 * x` → `0` only where `x` is a finite constant | yes; `0 * inf` is NaN, so a non-constant `x` is kept |
-//! | `add_zero` | `-0.0 + x` → `x`, `x - 0.0` → `x` | yes (`0.0 + x` is kept: it maps `-0.0` to `+0.0`) |
-//! | `sub_from_zero` | `-0.0 - x` → `-x` | yes (`0.0 - x` is kept, for the sign of zero) |
+//! | `add_zero` | `0 + x` → `x`, `x - 0` → `x` | but for the sign of a zero result |
+//! | `sub_from_zero` | `0 - x` → `-x` | but for the sign of a zero result |
 //! | `sub_self` | `x - x` → `0` | for finite `x`; differs only where `x` is infinite or NaN |
 //! | `neg_neg` | `--x` → `x` | yes |
 //! | `neg_const_factor` | `-(c * x)` → `(-c) * x` | yes |
@@ -29,7 +29,8 @@
 //! | `sub_neg` | `a - (-b)` → `a + b` | yes |
 //! | `add_negative_constant` | `c + x` with `c < 0` → `x - |c|` | yes |
 //! | `add_negative_product` | `a + (c * x)` with `c < 0` → `a - (|c| * x)`, and `-` likewise | yes |
-//! | `merge_const_factors` | `c1 * (c2 * x)` → `(c1 * c2) * x` | to the last bit when the product rounds; applied only where it is finite, normal and nonzero |
+//! | `merge_const_factors` | `c1 * (c2 * x)` → `(c1 * c2) * x`, where `c1 * c2` is normal | adjoint code only: may differ in the last bit |
+//! | `mul_reciprocal` | `(1 / x) * y` → `y / x` | adjoint code only: may differ in the last bit |
 //! | `div_one` | `x / 1` → `x` | yes |
 //! | `select_same` | `if c { a } else { a }` → `a` | yes |
 //!
@@ -53,6 +54,10 @@ pub struct Builder<'g> {
     graph: &'g mut Graph,
     span: Span,
     too_large: bool,
+    /// Whether the rules that may change a result in its last bit are on. They are for the
+    /// adjoint code only: the value of `<name>_grad` is computed exactly as the original
+    /// function computes it.
+    reassociate: bool,
 }
 
 /// What a rule turns a node into.
@@ -83,6 +88,7 @@ const RULES: &[Rule] = &[
     add_negative_constant,
     add_negative_product,
     merge_const_factors,
+    mul_reciprocal,
     div_one,
     select_same,
 ];
@@ -94,6 +100,16 @@ impl<'g> Builder<'g> {
             graph,
             span: Span::call_site(),
             too_large: false,
+            reassociate: false,
+        }
+    }
+
+    /// A builder for adjoint code, which may also apply the rules that round differently
+    /// (`merge_const_factors`, `mul_reciprocal`).
+    pub fn for_adjoint(graph: &'g mut Graph) -> Self {
+        Builder {
+            reassociate: true,
+            ..Builder::new(graph)
         }
     }
 
@@ -265,20 +281,21 @@ fn mul_minus_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Mul && b.is_const(args[0], -1.0)).then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
 }
 
-/// `add_zero`: `-0.0 + x` → `x` and `x - 0.0` → `x`, which hold for every `x`. (`0.0 + x` is
-/// kept: it turns `-0.0` into `+0.0`, and a later `sqrt` or division can tell them apart.)
+/// `add_zero`: `0 + x` → `x` and `x - 0` → `x`. Equal values; the only difference is that
+/// `0.0 + -0.0` is `+0.0`, so a sum that is zero may come out as `-0.0` (which compares equal).
 fn add_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let zero = |id| b.constant_of(id) == Some(0.0);
     match op {
-        Op::Add if b.is_const(args[0], -0.0) => Some(Rewrite::To(args[1])),
-        Op::Sub if b.is_const(args[1], 0.0) => Some(Rewrite::To(args[0])),
+        Op::Add if zero(args[0]) => Some(Rewrite::To(args[1])),
+        Op::Sub if zero(args[1]) => Some(Rewrite::To(args[0])),
         _ => None,
     }
 }
 
-/// `sub_from_zero`: `-0.0 - x` → `-x`, which holds for every `x` (`0.0 - x` is `+0.0` at
-/// `x = 0.0`, where `-x` is `-0.0`, so it is kept).
+/// `sub_from_zero`: `0 - x` → `-x`, equal but for the sign of a zero result.
 fn sub_from_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    (op == Op::Sub && b.is_const(args[0], -0.0)).then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
+    (op == Op::Sub && b.constant_of(args[0]) == Some(0.0))
+        .then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
 }
 
 /// `sub_self`: `x - x` → `0`.
@@ -389,6 +406,9 @@ fn add_negative_product(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewr
 /// `merge_const_factors`: `c1 * (c2 * x)` → `(c1 * c2) * x` where the product is a finite,
 /// normal, nonzero number.
 fn merge_const_factors(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if !b.reassociate {
+        return None;
+    }
     let c1 = (op == Op::Mul).then(|| b.constant_of(args[0])).flatten()?;
     let inner = b.graph.node(args[1]).clone();
     let c2 = (inner.op == Op::Mul)
@@ -402,6 +422,23 @@ fn merge_const_factors(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewri
         Op::Mul,
         vec![b.constant(product), inner.args[1]],
     ))
+}
+
+/// `mul_reciprocal`: `(1 / x) * y` → `y / x`, one operation where the reciprocal is only
+/// scaled (the adjoint of `ln` feeding the adjoint of `exp`, as in log-sum-exp).
+fn mul_reciprocal(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if op != Op::Mul || !b.reassociate {
+        return None;
+    }
+    let reciprocal_of = |id: Id| {
+        let n = b.graph.node(id);
+        (n.op == Op::Div && b.is_const(n.args[0], 1.0)).then(|| n.args[1])
+    };
+    match (reciprocal_of(args[0]), reciprocal_of(args[1])) {
+        (Some(x), _) => Some(Rewrite::Node(Op::Div, vec![args[1], x])),
+        (None, Some(x)) => Some(Rewrite::Node(Op::Div, vec![args[0], x])),
+        (None, None) => None,
+    }
 }
 
 /// `div_one`: `x / 1` → `x`.
@@ -418,10 +455,11 @@ fn select_same(_: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
 mod tests {
     use super::*;
 
-    /// A graph with parameters `x` (id 0) and `y` (id 1), and a builder over it.
+    /// A graph with parameters `x` (id 0) and `y` (id 1), and an adjoint builder over it (all
+    /// rules on).
     fn with_builder(test: impl FnOnce(&mut Builder<'_>, Id, Id)) {
         let mut g = Graph::new();
-        let mut b = Builder::new(&mut g);
+        let mut b = Builder::for_adjoint(&mut g);
         let (x, y) = (b.param(0), b.param(1));
         test(&mut b, x, y);
     }
@@ -510,25 +548,17 @@ mod tests {
         with_builder(|b, x, _| {
             let (zero, minus_zero) = (b.constant(0.0), b.constant(-0.0));
             assert_eq!(b.sum(x, minus_zero), x);
+            assert_eq!(b.sum(x, zero), x);
             assert_eq!(b.diff(x, zero), x);
-            let kept = b.sum(x, zero);
-            assert_eq!(
-                node(b, kept),
-                (Op::Add, vec![zero, x]),
-                "-0.0 + 0.0 is +0.0"
-            );
         });
     }
 
     #[test]
     fn sub_from_zero_negates() {
         with_builder(|b, x, _| {
-            let minus_zero = b.constant(-0.0);
-            let d = b.diff(minus_zero, x);
-            assert_eq!(node(b, d), (Op::Neg, vec![x]));
             let zero = b.constant(0.0);
-            let kept = b.diff(zero, x);
-            assert_eq!(node(b, kept), (Op::Sub, vec![zero, x]), "0.0 - 0.0 is +0.0");
+            let d = b.diff(zero, x);
+            assert_eq!(node(b, d), (Op::Neg, vec![x]));
         });
     }
 
@@ -631,6 +661,30 @@ mod tests {
                 (op, b.graph().constant(args[0]), args[1]),
                 (Op::Mul, Some(6.0), x)
             );
+        });
+    }
+
+    #[test]
+    fn merge_const_factors_stays_out_of_forward_code() {
+        let mut g = Graph::new();
+        let mut b = Builder::new(&mut g);
+        let x = b.param(0);
+        let inner = b.scale(3.0, x);
+        let outer = b.scale(2.0, inner);
+        assert_eq!(
+            node(&b, outer).1[1],
+            inner,
+            "the value must round as the user wrote it"
+        );
+    }
+
+    #[test]
+    fn mul_reciprocal_divides() {
+        with_builder(|b, x, y| {
+            let one = b.constant(1.0);
+            let r = b.quotient(one, x);
+            let p = b.product(r, y);
+            assert_eq!(node(b, p), (Op::Div, vec![y, x]));
         });
     }
 

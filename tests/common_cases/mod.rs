@@ -23,13 +23,14 @@ fn case(id: &str) -> Value {
     found.unwrap_or_else(|| panic!("no case `{id}` in tests/data/cases.json"))
 }
 
+/// The numbers of a JSON value, nested lists flattened in order (row-major for arrays).
 fn numbers(v: &Value) -> Vec<f64> {
-    let list = v
-        .as_array()
-        .unwrap_or_else(|| panic!("expected a list, got {v}"));
-    list.iter()
-        .map(|x| x.as_f64().unwrap_or_else(|| panic!("not a number: {x}")))
-        .collect()
+    match v {
+        Value::Array(items) => items.iter().flat_map(numbers).collect(),
+        other => vec![other
+            .as_f64()
+            .unwrap_or_else(|| panic!("not a number: {other}"))],
+    }
 }
 
 fn close(got: f64, expected: f64) -> bool {

@@ -1,0 +1,522 @@
+//! Lowering of expressions: literals, names, operators, casts, indexing, calls.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{BinOp, Expr, Lit, UnOp};
+
+use super::value::{int_op, IntResult, Value};
+use super::{Lower, MAX_NESTING, SUPPORTED};
+use crate::error::Place;
+use crate::ir::{Id, Op};
+use crate::ops;
+
+impl Lower<'_> {
+    pub(super) fn expr(&mut self, expr: &Expr) -> Option<Value> {
+        if self.returned.is_some() {
+            return Some(Value::Unit);
+        }
+        if self.depth >= MAX_NESTING {
+            let msg = format!(
+                "expression nested deeper than {MAX_NESTING} levels; split it with `let` bindings"
+            );
+            return self.report(Place::of(&expr), msg);
+        }
+        self.depth += 1;
+        let value = self.expr_inner(expr);
+        self.depth -= 1;
+        value
+    }
+
+    fn expr_inner(&mut self, expr: &Expr) -> Option<Value> {
+        match expr {
+            Expr::Lit(lit) => self.literal(&lit.lit),
+            Expr::Path(path) => self.path(path),
+            Expr::Paren(p) => self.expr(&p.expr),
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Unary(u) => self.unary(u),
+            Expr::Binary(b) if assignment(&b.op).is_some() => {
+                self.assign(&b.left, assignment(&b.op).as_ref(), &b.right)
+            }
+            Expr::Binary(b) => self.binary_chain(b),
+            Expr::Assign(a) => self.assign(&a.left, None, &a.right),
+            Expr::MethodCall(call) => self.method_call(call),
+            Expr::Call(call) => self.call(call),
+            Expr::Block(b) if b.label.is_none() => self.block(&b.block),
+            Expr::Index(ix) => self.index_expr(ix),
+            Expr::Array(a) => {
+                let elements: Option<Vec<Value>> = a.elems.iter().map(|e| self.expr(e)).collect();
+                Some(Value::array(elements?))
+            }
+            Expr::Repeat(r) => self.repeat(r),
+            Expr::Tuple(t) => {
+                let parts: Option<Vec<Value>> = t.elems.iter().map(|e| self.expr(e)).collect();
+                Some(if t.elems.is_empty() {
+                    Value::Unit
+                } else {
+                    Value::Tuple(parts?)
+                })
+            }
+            Expr::Cast(c) => self.cast(c),
+            Expr::ForLoop(f) => self.for_loop(f),
+            Expr::If(e) => self.if_expr(e),
+            Expr::Return(r) => self.return_expr(r),
+            other => self.unsupported(other),
+        }
+    }
+
+    fn return_expr(&mut self, r: &syn::ExprReturn) -> Option<Value> {
+        let value = match &r.expr {
+            Some(e) => self.expr(e),
+            None => self.report(Place::of(&r), "`return` needs an `f64` value"),
+        };
+        self.returned = Some(value);
+        Some(Value::Unit)
+    }
+
+    fn literal(&mut self, lit: &Lit) -> Option<Value> {
+        match lit {
+            Lit::Float(f) if matches!(f.suffix(), "" | "f64") => match f.base10_parse::<f64>() {
+                Ok(v) => Some(Value::Float(self.constant_at(v, f.span()))),
+                Err(e) => self.report(Place::of(&f), e.to_string()),
+            },
+            Lit::Float(f) => {
+                let msg = format!("`{}` literals are not supported; use `f64`", f.suffix());
+                self.report(Place::of(&f), msg)
+            }
+            Lit::Int(i) if i.suffix() == "f64" => match i.base10_parse::<f64>() {
+                Ok(v) => Some(Value::Float(self.constant_at(v, i.span()))),
+                Err(e) => self.report(Place::of(&i), e.to_string()),
+            },
+            Lit::Int(i) => match i.base10_parse::<i64>() {
+                Ok(v) => Some(Value::Int(v, i.span())),
+                Err(e) => self.report(Place::of(&i), e.to_string()),
+            },
+            Lit::Bool(b) => Some(Value::Bool(b.value)),
+            other => {
+                let msg = format!(
+                    "the literal `{}` is not a number",
+                    crate::check::text(other)
+                );
+                self.report(Place::of(&other), msg)
+            }
+        }
+    }
+
+    fn constant_at(&mut self, value: f64, span: Span) -> Id {
+        self.b.at(span);
+        self.b.constant(value)
+    }
+
+    fn path(&mut self, path: &syn::ExprPath) -> Option<Value> {
+        let segments: Vec<String> = path
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        let plain =
+            path.qself.is_none() && path.path.segments.iter().all(|s| s.arguments.is_none());
+        if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
+            if let Some(binding) = self.lookup(&segments[0]) {
+                return binding;
+            }
+        }
+        if let Some(constant) = plain.then(|| ops::constant(&segments)).flatten() {
+            if constant.short {
+                self.assumptions.push((path.clone(), constant.value));
+            }
+            return Some(Value::Float(self.constant_at(constant.value, path.span())));
+        }
+        let name = crate::check::text(path);
+        let msg = format!(
+            "`{name}` is not a parameter, a `let` binding, or a constant of `std::f64::consts` \
+             or `f64` (such as `f64::EPSILON`); a `#[grad]` body cannot read other items: pass \
+             the value as a parameter"
+        );
+        self.report(Place::of(&path), msg)
+    }
+
+    fn unary(&mut self, u: &syn::ExprUnary) -> Option<Value> {
+        let operand = self.expr(&u.expr)?;
+        match (u.op, operand) {
+            (UnOp::Neg(_), Value::Int(v, span)) => Some(Value::Int(v.checked_neg()?, span)),
+            (UnOp::Neg(_), Value::Float(id)) => {
+                self.b.at(u.span());
+                Some(Value::Float(self.b.negate(id)))
+            }
+            (UnOp::Not(_), Value::Bool(b)) => Some(Value::Bool(!b)),
+            (UnOp::Deref(_), _) => self.report(
+                Place::of(&u),
+                "dereferencing is not supported; values are `f64`",
+            ),
+            (op, value) => {
+                let msg = format!(
+                    "`{}` does not apply to {}",
+                    crate::check::text(&op),
+                    value.kind()
+                );
+                self.report(Place::of(&u), msg)
+            }
+        }
+    }
+
+    /// A chain of binary operators, lowered left to right in a loop so that a sum of ten
+    /// thousand terms does not recurse ten thousand deep.
+    fn binary_chain(&mut self, top: &syn::ExprBinary) -> Option<Value> {
+        let mut links = vec![top];
+        while let Expr::Binary(inner) = &*links[links.len() - 1].left {
+            if assignment(&inner.op).is_some() || is_lazy(&inner.op) {
+                break;
+            }
+            links.push(inner);
+        }
+        let mut acc = self.expr(&links[links.len() - 1].left);
+        for link in links.iter().rev() {
+            acc = match acc {
+                Some(Value::Bool(b)) if is_lazy(&link.op) => self.lazy(&link.op, b, &link.right),
+                Some(left) => {
+                    let right = self.expr(&link.right);
+                    self.binary_op(&link.op, *link, left, right?)
+                }
+                None => {
+                    self.expr(&link.right);
+                    None
+                }
+            };
+        }
+        acc
+    }
+
+    /// `a && b` and `a || b` on a boolean known at compile time: `b` is lowered only when it
+    /// decides the result, as Rust would evaluate it.
+    fn lazy(&mut self, op: &BinOp, left: bool, right: &Expr) -> Option<Value> {
+        let decided = matches!(op, BinOp::And(_)) != left;
+        if decided {
+            return Some(Value::Bool(left));
+        }
+        match self.expr(right)? {
+            Value::Bool(b) => Some(Value::Bool(b)),
+            other => {
+                let msg = format!("`&&` and `||` need booleans, not {}", other.kind());
+                self.report(Place::of(&right), msg)
+            }
+        }
+    }
+
+    /// `left op right`: float arithmetic builds a node, integer arithmetic and comparisons are
+    /// evaluated.
+    /// `at` is the whole expression, for error messages only: reading its tokens costs its
+    /// size, so the success path never does.
+    pub(super) fn binary_op(
+        &mut self,
+        op: &BinOp,
+        at: &dyn quote::ToTokens,
+        left: Value,
+        right: Value,
+    ) -> Option<Value> {
+        match (left, right) {
+            (Value::Float(l), Value::Float(r)) => {
+                let Some(arith) = arithmetic(op) else {
+                    return self.report(Place::of(op), float_operator_message(op));
+                };
+                self.b.at(op.span());
+                let op = arith;
+                Some(Value::Float(self.b.add(op, vec![l, r])))
+            }
+            (Value::Int(a, span), Value::Int(b, _)) => match int_op(op, a, b) {
+                Some(IntResult::Int(v)) => Some(Value::Int(v, span)),
+                Some(IntResult::Bool(v)) => Some(Value::Bool(v)),
+                None => {
+                    let msg = format!(
+                        "`{a} {} {b}` overflows, divides by zero, or is not an integer operation",
+                        crate::check::text(op)
+                    );
+                    self.report(Place::of(at), msg)
+                }
+            },
+            (Value::Int(v, span), Value::Float(_)) | (Value::Float(_), Value::Int(v, span)) => {
+                let msg = format!(
+                    "integer `{v}` where an `f64` is needed; write `{v}.0`, or `i as f64` for a \
+                     loop variable"
+                );
+                self.report(span, msg)
+            }
+            (Value::Bool(a), Value::Bool(b)) if matches!(op, BinOp::Eq(_) | BinOp::Ne(_)) => {
+                Some(Value::Bool((a == b) == matches!(op, BinOp::Eq(_))))
+            }
+            (l, r) => {
+                let msg = format!(
+                    "`{}` does not apply to {} and {}",
+                    crate::check::text(op),
+                    l.kind(),
+                    r.kind()
+                );
+                self.report(Place::of(at), msg)
+            }
+        }
+    }
+
+    fn cast(&mut self, c: &syn::ExprCast) -> Option<Value> {
+        let value = self.expr(&c.expr)?;
+        let target = crate::check::text(&c.ty);
+        let to_int = matches!(
+            target.as_str(),
+            "usize" | "isize" | "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"
+        );
+        match value {
+            Value::Int(v, span) if crate::check::is_f64(&c.ty) => {
+                // Integers below 2^53 convert exactly, as `as f64` does at run time.
+                Some(Value::Float(self.constant_at(v as f64, span)))
+            }
+            Value::Int(v, span) if to_int => Some(Value::Int(v, span)),
+            Value::Float(id) if crate::check::is_f64(&c.ty) => Some(Value::Float(id)),
+            other => {
+                let msg = format!(
+                    "`as {target}` on {} is not supported; gradgen supports `as f64` on integers \
+                     (`i as f64`) and integer casts of integers",
+                    other.kind()
+                );
+                self.report(Place::of(&c), msg)
+            }
+        }
+    }
+
+    fn index_expr(&mut self, ix: &syn::ExprIndex) -> Option<Value> {
+        let base = self.expr(&ix.expr)?;
+        let i = self.index(&ix.index)?;
+        self.element_at(&base, i, &ix.index)
+    }
+
+    /// The element `i` of an array, reporting an index out of bounds or a non-array base.
+    pub(super) fn element_at(&mut self, base: &Value, i: usize, index: &Expr) -> Option<Value> {
+        match base {
+            Value::Array(items) if i < items.len() => Some(items[i].clone()),
+            Value::Array(items) => {
+                let msg = format!(
+                    "index {i} is out of bounds for an array of length {}",
+                    items.len()
+                );
+                self.report(Place::of(&index), msg)
+            }
+            other => {
+                let msg = format!("{} cannot be indexed", other.kind());
+                self.report(Place::of(&index), msg)
+            }
+        }
+    }
+
+    fn repeat(&mut self, r: &syn::ExprRepeat) -> Option<Value> {
+        let element = self.expr(&r.expr)?;
+        let len = self.index(&r.len)?;
+        Some(Value::array(vec![element; len]))
+    }
+
+    fn method_call(&mut self, call: &syn::ExprMethodCall) -> Option<Value> {
+        let receiver = self.expr(&call.receiver);
+        let args: Vec<Option<Value>> = call.args.iter().map(|a| self.expr(a)).collect();
+        if call.turbofish.is_some() {
+            let msg = "type arguments on a method are not supported";
+            return self.report(Place::of(&call.turbofish), msg);
+        }
+        match (call.method.to_string().as_str(), &receiver) {
+            ("len", Some(Value::Array(items))) if args.is_empty() => {
+                return Some(Value::Int(items.len() as i64, call.span()));
+            }
+            ("sin_cos", _) if args.is_empty() => return self.sin_cos(receiver?, call.span()),
+            _ => {}
+        }
+        let mut operands = vec![receiver];
+        operands.extend(args);
+        self.apply(
+            &call.method.to_string(),
+            call.method.span(),
+            call.span(),
+            operands,
+        )
+    }
+
+    fn sin_cos(&mut self, receiver: Value, span: Span) -> Option<Value> {
+        let x = self.float(receiver)?;
+        self.b.at(span);
+        let (s, c) = (self.b.call(Op::Sin, x), self.b.call(Op::Cos, x));
+        Some(Value::Tuple(vec![Value::Float(s), Value::Float(c)]))
+    }
+
+    fn call(&mut self, call: &syn::ExprCall) -> Option<Value> {
+        let args: Vec<Option<Value>> = call.args.iter().map(|a| self.expr(a)).collect();
+        let Expr::Path(p) = &*call.func else {
+            return self.unsupported_call(&call.func);
+        };
+        if let Some(ident) = p.path.get_ident() {
+            if self
+                .lookup(&ident.to_string())
+                .is_some_and(|binding| binding.is_none())
+            {
+                // A binding that failed (a closure, say) was reported where it was made.
+                return None;
+            }
+        }
+        let segments: Vec<String> = p
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        match segments
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["f64", name] if p.qself.is_none() => {
+                self.apply(name, call.func.span(), call.span(), args)
+            }
+            _ => self.unsupported_call(&call.func),
+        }
+    }
+
+    fn unsupported_call(&mut self, func: &Expr) -> Option<Value> {
+        let msg = format!(
+            "calls to `{}` are not supported; a `#[grad]` body can call the f64 methods as \
+             `f64::name(x, ...)`: {}",
+            crate::check::text(func),
+            ops::method_list()
+        );
+        self.report(Place::of(&func), msg)
+    }
+
+    /// Applies the method `name` to `operands` (the receiver first).
+    fn apply(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        span: Span,
+        operands: Vec<Option<Value>>,
+    ) -> Option<Value> {
+        let Some(method) = ops::method(name) else {
+            let msg = format!(
+                "the method `{name}` is not supported; gradgen differentiates these f64 \
+                 methods: {}",
+                ops::method_list()
+            );
+            return self.report(name_span, msg);
+        };
+        if operands.len() != method.arity {
+            let (n, s) = (method.arity - 1, if method.arity == 2 { "" } else { "s" });
+            let msg = format!("`{name}` takes {n} argument{s} besides the receiver");
+            return self.report(span, msg);
+        }
+        let operands: Vec<Value> = operands.into_iter().collect::<Option<_>>()?;
+        if method.name == "powi" {
+            return self.powi(&operands[0], &operands[1], span);
+        }
+        let ids: Vec<Option<Id>> = operands.into_iter().map(|v| self.float(v)).collect();
+        let ids: Vec<Id> = ids.into_iter().collect::<Option<_>>()?;
+        self.b.at(span);
+        Some(Value::Float(self.b.add(method.op, ids)))
+    }
+
+    fn powi(&mut self, base: &Value, exponent: &Value, span: Span) -> Option<Value> {
+        let base = self.float(base.clone())?;
+        let n = match exponent {
+            Value::Int(n, s) => i32::try_from(*n).map_err(|_| *s),
+            Value::Float(id) => Err(self.b.graph().span(*id)),
+            _ => Err(span),
+        };
+        match n {
+            Ok(n) => {
+                self.b.at(span);
+                Some(Value::Float(self.b.add(Op::Powi(n), vec![base])))
+            }
+            Err(s) => self.report(
+                s,
+                "`powi` takes an integer exponent known at compile time, such as `2`, `-3` or a \
+                 loop variable; use `powf` for a float exponent",
+            ),
+        }
+    }
+
+    /// The float node of `value`, reporting anything else where a float is needed.
+    pub(super) fn float(&mut self, value: Value) -> Option<Id> {
+        match value {
+            Value::Float(id) => Some(id),
+            Value::Int(v, span) => self.float_needed(v, span),
+            other => {
+                let msg = format!("{} where an `f64` is needed", other.kind());
+                self.report(Span::call_site(), msg).and(None)
+            }
+        }
+    }
+
+    fn unsupported(&mut self, expr: &Expr) -> Option<Value> {
+        let hint = match expr {
+            Expr::Match(_) => " yet (for a kink, use `max`, `min`, `abs` or `clamp`)",
+            _ => "",
+        };
+        let msg = format!("{} not supported{hint}; {SUPPORTED}", describe(expr));
+        self.report(Place::of(&expr), msg)
+    }
+}
+
+/// The IR operation of an arithmetic operator, `None` for any other operator.
+fn arithmetic(op: &BinOp) -> Option<Op> {
+    match op {
+        BinOp::Add(_) => Some(Op::Add),
+        BinOp::Sub(_) => Some(Op::Sub),
+        BinOp::Mul(_) => Some(Op::Mul),
+        BinOp::Div(_) => Some(Op::Div),
+        _ => None,
+    }
+}
+
+/// The operator of a compound assignment (`+` for `+=`, with its span), `None` for other
+/// operators.
+fn assignment(op: &BinOp) -> Option<BinOp> {
+    let span = op.span();
+    match op {
+        BinOp::AddAssign(_) => Some(BinOp::Add(syn::Token![+](span))),
+        BinOp::SubAssign(_) => Some(BinOp::Sub(syn::Token![-](span))),
+        BinOp::MulAssign(_) => Some(BinOp::Mul(syn::Token![*](span))),
+        BinOp::DivAssign(_) => Some(BinOp::Div(syn::Token![/](span))),
+        _ => None,
+    }
+}
+
+fn is_lazy(op: &BinOp) -> bool {
+    matches!(op, BinOp::And(_) | BinOp::Or(_))
+}
+
+fn float_operator_message(op: &BinOp) -> String {
+    let symbol = crate::check::text(op);
+    match op {
+        BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::Eq(_) | BinOp::Ne(_) => {
+            format!(
+                "comparisons of floats (`{symbol}`) are not supported yet; for a kink use `max`, \
+                 `min`, `abs` or `clamp`"
+            )
+        }
+        _ => format!("the operator `{symbol}` is not supported on floats; {SUPPORTED}"),
+    }
+}
+
+/// What the user wrote, named for an error message ("`while` loops are").
+fn describe(expr: &Expr) -> &'static str {
+    match expr {
+        Expr::While(_) => "`while` loops are",
+        Expr::Loop(_) => "`loop` is",
+        Expr::Match(_) => "`match` is",
+        Expr::Closure(_) => "closures are",
+        Expr::Reference(r) if r.mutability.is_some() => "`&mut` references are",
+        Expr::Reference(_) => "references are",
+        Expr::Field(_) => "field access is",
+        Expr::Macro(_) => "macros are",
+        Expr::Range(_) => "ranges outside a `for` loop are",
+        Expr::Struct(_) => "structs are",
+        Expr::Try(_) => "the `?` operator is",
+        Expr::Async(_) | Expr::Await(_) => "`async` is",
+        Expr::Unsafe(_) => "`unsafe` blocks are",
+        Expr::Block(_) => "labelled blocks are",
+        Expr::Break(_) | Expr::Continue(_) => "`break` and `continue` are",
+        _ => "this expression is",
+    }
+}

@@ -1,0 +1,548 @@
+//! Lowering: the body of a Rust function to a [`Graph`], by executing it symbolically.
+//!
+//! Floats become graph nodes; integers, booleans, loop variables and array indices are known
+//! at compile time, so `for` loops with constant bounds unroll, `if` on an integer condition
+//! keeps only the branch taken, and mutation is rebinding: after `s += x * x`, the name `s`
+//! stands for a new node. The graph that comes out is straight-line code.
+//!
+//! Before / after, for `fn f(x: [f64; 2]) -> f64 { let mut s = 0.0; for i in 0..2 { s += x[i]
+//! * x[i]; } s.sin() }`:
+//!
+//! ```text
+//! %0 = param x[0]
+//! %1 = param x[1]
+//! %2 = const 0.0
+//! %3 = mul %0, %0
+//! %4 = add %2, %3      ; s
+//! %5 = mul %1, %1
+//! %6 = add %4, %5      ; s
+//! %7 = sin %6
+//! ```
+//!
+//! Every construct outside the supported language is reported, under its tokens, into the
+//! shared [`Diagnostics`], and lowering goes on with the rest of the body, so one compile
+//! lists every problem. A construct that failed lowers to nothing (`None`), and whatever uses
+//! it is skipped without a second message.
+
+mod expr;
+mod value;
+
+use std::collections::BTreeMap;
+
+use proc_macro2::{Ident, Span};
+use syn::spanned::Spanned;
+use syn::{Block, Expr, ItemFn, Local, Pat, Stmt};
+
+use crate::check::Param;
+use crate::error::{Diagnostics, Place};
+use crate::ir::{Graph, Id, Op};
+use crate::simplify::Builder;
+
+pub use value::Value;
+
+/// How deeply expressions may nest (parentheses, calls, unary operators). A chain of binary
+/// operators such as a long sum does not count: it is lowered in a loop. Deeper nesting is a
+/// compile error that asks for `let` bindings, instead of a stack overflow in the compiler.
+pub const MAX_NESTING: usize = 256;
+
+/// The most loop iterations a function may unroll to, nested loops multiplied out. A larger
+/// function is a compile error naming the loop that crossed the limit, instead of a build that
+/// takes minutes.
+pub const MAX_UNROLLED_ITERATIONS: usize = 200_000;
+
+/// What a body may contain, for the end of error messages.
+pub const SUPPORTED: &str = "gradgen supports `let` (and `let mut`) bindings, float literals, \
+     `std::f64::consts`, `+ - * /`, unary `-`, arrays and indexing, `for` loops over ranges \
+     with constant bounds, `if` on integer conditions, and f64 methods such as `x.sin()` or \
+     `f64::sin(x)` (the README lists them all)";
+
+/// One scalar of the parameters: where it is and its node.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    /// The index of the parameter in [`Function::params`].
+    pub param: usize,
+    /// The indices into the parameter's array, from the outside in; empty for an `f64`.
+    pub index: Vec<usize>,
+    /// The [`Op::Param`] node.
+    pub id: Id,
+}
+
+/// A function after lowering.
+pub struct Function {
+    /// The original function, kept for its signature and attributes.
+    pub item: ItemFn,
+    /// The checked parameters.
+    pub params: Vec<Param>,
+    /// Every scalar of every parameter, in order; `Op::Param(k)` is `slots[k]`.
+    pub slots: Vec<Slot>,
+    /// The body; its nodes are the function's forward pass.
+    pub graph: Graph,
+    /// The node of the returned value.
+    pub output: Id,
+    /// The user's `let` names, by node; the first binding of a node names it.
+    pub names: BTreeMap<Id, String>,
+    /// Constants written in a short form (`PI`, `consts::PI`) with the value they were taken
+    /// to have. The short form may name a constant of the user's own, which gradgen cannot
+    /// see, so the emitted code asserts at compile time that it has this value.
+    pub assumptions: Vec<(syn::ExprPath, f64)>,
+}
+
+impl Function {
+    /// The slots of the differentiated parameters, in order.
+    pub fn differentiated_slots(&self) -> Vec<&Slot> {
+        self.slots
+            .iter()
+            .filter(|s| self.params[s.param].differentiated)
+            .collect()
+    }
+}
+
+/// Lowers the body of `item` with its checked `params`; `None` if anything was reported.
+pub fn lower(item: &ItemFn, params: Vec<Param>, diags: &mut Diagnostics) -> Option<Function> {
+    let mut graph = Graph::new();
+    let mut lower = Lower {
+        b: Builder::new(&mut graph),
+        scopes: vec![Vec::new()],
+        names: BTreeMap::new(),
+        assumptions: Vec::new(),
+        diags,
+        depth: 0,
+        unrolled: 0,
+        returned: None,
+    };
+    let slots = lower.params(&params);
+    let output = lower.body(&item.block);
+    let too_large = lower.b.too_large();
+    let names = std::mem::take(&mut lower.names);
+    let assumptions = std::mem::take(&mut lower.assumptions);
+    if too_large {
+        let msg = "the function is too large to differentiate; split it into smaller functions";
+        diags.report(Place::of(&item.sig.ident), msg);
+    }
+    let output = output?;
+    let item = item.clone();
+    diags.is_empty().then_some(Function {
+        item,
+        params,
+        slots,
+        graph,
+        output,
+        names,
+        assumptions,
+    })
+}
+
+/// A name in scope. A binding whose value failed to lower holds `None`: its uses are skipped
+/// silently, as the failure was reported where it happened.
+struct Binding {
+    name: String,
+    value: Option<Value>,
+    mutable: bool,
+}
+
+struct Lower<'a> {
+    b: Builder<'a>,
+    /// Visible bindings, innermost scope last; a later binding of a name shadows an earlier.
+    scopes: Vec<Vec<Binding>>,
+    names: BTreeMap<Id, String>,
+    assumptions: Vec<(syn::ExprPath, f64)>,
+    diags: &'a mut Diagnostics,
+    depth: usize,
+    /// Loop iterations unrolled so far, against [`MAX_UNROLLED_ITERATIONS`].
+    unrolled: usize,
+    /// The value of a `return` that has run; once set, the rest of the body is skipped.
+    returned: Option<Option<Value>>,
+}
+
+impl Lower<'_> {
+    /// Binds each parameter to its `Param` nodes, one per scalar.
+    fn params(&mut self, params: &[Param]) -> Vec<Slot> {
+        let mut slots = Vec::new();
+        for (p, param) in params.iter().enumerate() {
+            self.b.at(param.ident.span());
+            let value = self.param_value(p, &param.shape, &mut Vec::new(), &mut slots);
+            self.bind(&param.ident, Some(value), param.mutable);
+        }
+        slots
+    }
+
+    fn param_value(
+        &mut self,
+        param: usize,
+        shape: &[usize],
+        index: &mut Vec<usize>,
+        slots: &mut Vec<Slot>,
+    ) -> Value {
+        let Some((&len, inner)) = shape.split_first() else {
+            let id = self.b.param(slots.len() as u32);
+            slots.push(Slot {
+                param,
+                index: index.clone(),
+                id,
+            });
+            return Value::Float(id);
+        };
+        let mut elements = Vec::with_capacity(len);
+        for i in 0..len {
+            index.push(i);
+            elements.push(self.param_value(param, inner, index, slots));
+            index.pop();
+        }
+        Value::array(elements)
+    }
+
+    fn report(&mut self, place: impl Into<Place>, message: impl Into<String>) -> Option<Value> {
+        self.diags.report(place, message);
+        None
+    }
+
+    fn bind(&mut self, ident: &Ident, value: Option<Value>, mutable: bool) {
+        let name = syn::ext::IdentExt::unraw(ident).to_string();
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push(Binding {
+                name,
+                value,
+                mutable,
+            });
+        }
+    }
+
+    fn binding_mut(&mut self, name: &str) -> Option<&mut Binding> {
+        self.scopes
+            .iter_mut()
+            .rev()
+            .flat_map(|s| s.iter_mut().rev())
+            .find(|b| b.name == name)
+    }
+
+    /// `Some(binding)` if `name` is bound, where the binding is `None` if its value failed.
+    fn lookup(&self, name: &str) -> Option<Option<Value>> {
+        let mut bindings = self.scopes.iter().rev().flat_map(|s| s.iter().rev());
+        bindings.find(|b| b.name == name).map(|b| b.value.clone())
+    }
+
+    /// The function body: statements, then a final expression or `return`.
+    fn body(&mut self, block: &Block) -> Option<Id> {
+        let value = self.block(block);
+        let value = self.returned.take().unwrap_or(value)?;
+        match value {
+            Value::Float(id) => Some(id),
+            Value::Int(v, span) => self.float_needed(v, span),
+            other => {
+                let msg = format!("the function returns {}, not an `f64`", other.kind());
+                self.report(Place::of(&block), msg).and(None)
+            }
+        }
+    }
+
+    fn float_needed(&mut self, v: i64, span: Span) -> Option<Id> {
+        let msg = format!("integer `{v}` where an `f64` is needed; write `{v}.0`");
+        self.report(span, msg);
+        None
+    }
+
+    /// A block in its own scope; its value is its final expression, or `()`.
+    fn block(&mut self, block: &Block) -> Option<Value> {
+        self.scopes.push(Vec::new());
+        let value = self.statements(block);
+        self.scopes.pop();
+        value
+    }
+
+    fn statements(&mut self, block: &Block) -> Option<Value> {
+        let mut value = Some(Value::Unit);
+        for (i, stmt) in block.stmts.iter().enumerate() {
+            if self.returned.is_some() {
+                break;
+            }
+            let is_last = i + 1 == block.stmts.len();
+            value = self.statement(stmt, is_last);
+        }
+        value
+    }
+
+    /// Lowers a statement; its value is the block's value if it is the final expression.
+    fn statement(&mut self, stmt: &Stmt, is_last: bool) -> Option<Value> {
+        match stmt {
+            Stmt::Local(local) => {
+                self.local(local);
+                Some(Value::Unit)
+            }
+            Stmt::Expr(expr, None) if is_last => self.expr(expr),
+            Stmt::Expr(expr, _) => self.expr(expr).map(|_| Value::Unit),
+            Stmt::Item(item) => {
+                let msg = format!("items inside a `#[grad]` body are not supported; {SUPPORTED}");
+                self.report(Place::of(&item), msg)
+            }
+            Stmt::Macro(mac) => {
+                let msg = format!("macros are not supported in a `#[grad]` body; {SUPPORTED}");
+                self.report(Place::of(&mac), msg)
+            }
+        }
+    }
+
+    fn local(&mut self, local: &Local) {
+        let value = match &local.init {
+            Some(init) if init.diverge.is_some() => {
+                let msg = "`let ... else` is not supported; bind with a plain `let`";
+                self.report(Place::of(&local), msg)
+            }
+            Some(init) => self.expr(&init.expr),
+            None => {
+                let msg = "`let` needs a value: write `let name = expr;`";
+                self.report(Place::of(&local), msg)
+            }
+        };
+        self.bind_pattern(&local.pat, value);
+    }
+
+    /// Binds the names of a `let` pattern: `name`, `mut name`, `name: T`, `_`, or a tuple of
+    /// these.
+    fn bind_pattern(&mut self, pat: &Pat, value: Option<Value>) {
+        match pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                if let Some(Value::Float(id)) = &value {
+                    self.name_node(*id, &p.ident);
+                }
+                self.bind(&p.ident, value, p.mutability.is_some());
+            }
+            Pat::Type(t) => self.bind_pattern(&t.pat, value),
+            Pat::Wild(_) => {}
+            Pat::Tuple(t) => self.bind_tuple(t, value),
+            other => {
+                let msg = format!(
+                    "the pattern `{}` is not supported; bind a name, `_`, or a tuple of names",
+                    crate::check::text(other)
+                );
+                self.report(Place::of(&other), msg);
+            }
+        }
+    }
+
+    fn bind_tuple(&mut self, t: &syn::PatTuple, value: Option<Value>) {
+        let parts = match value {
+            Some(Value::Tuple(parts)) if parts.len() == t.elems.len() => {
+                parts.into_iter().map(Some).collect()
+            }
+            Some(other) => {
+                let msg = format!("a tuple of {} is bound to {}", t.elems.len(), other.kind());
+                self.report(Place::of(&t), msg);
+                vec![None; t.elems.len()]
+            }
+            None => vec![None; t.elems.len()],
+        };
+        for (pat, part) in t.elems.iter().zip(parts) {
+            self.bind_pattern(pat, part);
+        }
+    }
+
+    /// Names a computed node after the `let` that binds it, for readable emitted code.
+    fn name_node(&mut self, id: Id, ident: &Ident) {
+        let is_computed = !matches!(self.b.graph().op(id), Op::Param(_) | Op::Const(_));
+        if is_computed {
+            let name = syn::ext::IdentExt::unraw(ident).to_string();
+            self.names.entry(id).or_insert(name);
+        }
+    }
+
+    /// `for pat in range { body }`, unrolled: the body runs once per value of the range, in
+    /// its own scope, with the loop variable bound to that value.
+    fn for_loop(&mut self, f: &syn::ExprForLoop) -> Option<Value> {
+        if let Some(label) = &f.label {
+            return self.report(Place::of(&label), "loop labels are not supported");
+        }
+        let range = self.range(&f.expr)?;
+        let trip = range.len();
+        self.unrolled = self.unrolled.saturating_add(trip);
+        if self.unrolled > MAX_UNROLLED_ITERATIONS {
+            let header = format!(
+                "for {} in {}",
+                crate::check::text(&f.pat),
+                crate::check::text(&f.expr)
+            );
+            let msg = format!(
+                "the loop `{header}` takes the function past {MAX_UNROLLED_ITERATIONS} unrolled \
+                 iterations (`MAX_UNROLLED_ITERATIONS`); gradgen unrolls loops, so split the \
+                 work into smaller functions or shorter loops"
+            );
+            return self.report(Place::of(&f.expr), msg);
+        }
+        for i in range {
+            self.scopes.push(Vec::new());
+            self.bind_loop_variable(&f.pat, i);
+            self.block(&f.body);
+            self.scopes.pop();
+            if self.returned.is_some() {
+                break;
+            }
+        }
+        Some(Value::Unit)
+    }
+
+    fn bind_loop_variable(&mut self, pat: &Pat, i: i64) {
+        let span = pat.span();
+        match pat {
+            Pat::Ident(p) => self.bind(&p.ident, Some(Value::Int(i, span)), false),
+            Pat::Wild(_) => {}
+            other => {
+                let msg = "a loop variable is a name or `_`";
+                self.report(Place::of(&other), msg);
+            }
+        }
+    }
+
+    /// The values of a range with bounds known at compile time: `a..b`, `a..=b`, and either in
+    /// parentheses with `.rev()`.
+    fn range(&mut self, expr: &Expr) -> Option<Vec<i64>> {
+        match expr {
+            Expr::Paren(p) => self.range(&p.expr),
+            Expr::Group(g) => self.range(&g.expr),
+            Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
+                let mut values = self.range(&call.receiver)?;
+                values.reverse();
+                Some(values)
+            }
+            Expr::Range(r) => {
+                let (Some(start), Some(end)) = (&r.start, &r.end) else {
+                    return self
+                        .report(Place::of(&r), "a loop range needs both bounds")
+                        .and(None);
+                };
+                let (start, end) = (self.integer(start)?, self.integer(end)?);
+                let end = match r.limits {
+                    syn::RangeLimits::HalfOpen(_) => end,
+                    syn::RangeLimits::Closed(_) => end.checked_add(1)?,
+                };
+                Some((start..end).collect())
+            }
+            other => {
+                let msg = "a `for` loop runs over a range with bounds known at compile time, such \
+                           as `0..N`, `1..=n` or `(0..N).rev()`";
+                self.report(Place::of(&other), msg).and(None)
+            }
+        }
+    }
+
+    /// An expression that must be an integer known at compile time.
+    fn integer(&mut self, expr: &Expr) -> Option<i64> {
+        match self.expr(expr)? {
+            Value::Int(v, _) => Some(v),
+            other => {
+                let msg = format!(
+                    "expected an integer known at compile time (a literal, a loop variable, or \
+                     arithmetic on them), found {}",
+                    other.kind()
+                );
+                self.report(Place::of(&expr), msg).and(None)
+            }
+        }
+    }
+
+    /// `if` on a condition known at compile time: only the branch taken is lowered.
+    fn if_expr(&mut self, e: &syn::ExprIf) -> Option<Value> {
+        let taken = match self.expr(&e.cond)? {
+            Value::Bool(b) => b,
+            Value::Float(_) => {
+                let msg = "`if` on a float condition is not supported yet; conditions on \
+                           integers and loop variables are, and for a kink use `max`, `min`, \
+                           `abs` or `clamp`";
+                return self.report(Place::of(&e.cond), msg);
+            }
+            other => {
+                let msg = format!("an `if` condition must be a boolean, not {}", other.kind());
+                return self.report(Place::of(&e.cond), msg);
+            }
+        };
+        match (taken, &e.else_branch) {
+            (true, _) => self.block(&e.then_branch),
+            (false, Some((_, otherwise))) => self.expr(otherwise),
+            (false, None) => Some(Value::Unit),
+        }
+    }
+
+    /// `place = value` or `place op= value`, where a place is a mutable name or an element of
+    /// one (`h[j]`, `w[i][k]`).
+    fn assign(&mut self, target: &Expr, op: Option<&syn::BinOp>, value: &Expr) -> Option<Value> {
+        let value = self.expr(value);
+        let (name, indices) = self.place(target)?;
+        let binding = self.lookup(&name);
+        let mutable = self.binding_mut(&name).is_some_and(|b| b.mutable);
+        if binding.is_some() && !mutable {
+            let msg = format!("`{name}` is not mutable; declare it with `let mut`");
+            return self.report(Place::of(&target), msg);
+        }
+        let current = binding.flatten()?;
+        let Some(old) = element(&current, &indices) else {
+            let msg = format!("`{}` is out of bounds", crate::check::text(target));
+            return self.report(Place::of(&target), msg);
+        };
+        let new = match op {
+            None => value?,
+            Some(op) => self.binary_op(op, target, old, value?)?,
+        };
+        if let Value::Float(id) = &new {
+            let name = syn::Ident::new(&name, Span::call_site());
+            self.name_node(*id, &name);
+        }
+        let updated = with_element(current, &indices, new)?;
+        if let Some(b) = self.binding_mut(&name) {
+            b.value = Some(updated);
+        }
+        Some(Value::Unit)
+    }
+
+    /// The name and the compile-time indices of an assignable place.
+    fn place(&mut self, target: &Expr) -> Option<(String, Vec<usize>)> {
+        match target {
+            Expr::Path(p) if p.path.get_ident().is_some() => {
+                let ident = p.path.get_ident()?;
+                Some((syn::ext::IdentExt::unraw(ident).to_string(), Vec::new()))
+            }
+            Expr::Index(ix) => {
+                let (name, mut indices) = self.place(&ix.expr)?;
+                indices.push(self.index(&ix.index)?);
+                Some((name, indices))
+            }
+            Expr::Paren(p) => self.place(&p.expr),
+            other => {
+                let msg = "only a variable or an element of one (`h[j]`) can be assigned";
+                self.report(Place::of(&other), msg).and(None)
+            }
+        }
+    }
+
+    /// An index known at compile time.
+    fn index(&mut self, expr: &Expr) -> Option<usize> {
+        let i = self.integer(expr)?;
+        match usize::try_from(i) {
+            Ok(i) => Some(i),
+            Err(_) => self
+                .report(Place::of(&expr), format!("negative index `{i}`"))
+                .and(None),
+        }
+    }
+}
+
+/// The element of `value` at `indices`.
+fn element(value: &Value, indices: &[usize]) -> Option<Value> {
+    let Some((&first, rest)) = indices.split_first() else {
+        return Some(value.clone());
+    };
+    match value {
+        Value::Array(items) => element(items.get(first)?, rest),
+        _ => None,
+    }
+}
+
+/// `value` with the element at `indices` replaced by `new`.
+fn with_element(value: Value, indices: &[usize], new: Value) -> Option<Value> {
+    let Some((&first, rest)) = indices.split_first() else {
+        return Some(new);
+    };
+    let Value::Array(mut items) = value else {
+        return None;
+    };
+    let slot = std::rc::Rc::make_mut(&mut items).get_mut(first)?;
+    *slot = with_element(std::mem::replace(slot, Value::Unit), rest, new)?;
+    Some(Value::Array(items))
+}
