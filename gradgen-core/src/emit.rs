@@ -91,14 +91,13 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     let (gradient, gradient_ty) = plan.gradient(f, &roots);
     let signature = plan.signature(f, &gradient_ty);
     let doc = doc_lines(f);
-    let cfgs = f.item.attrs.iter().filter(|a| a.path().is_ident("cfg"));
-    let allow = plan
-        .needs_approx_constant_allow()
-        .then(|| quote!(#[allow(clippy::approx_constant)]));
+    let cfgs = f.item.attrs.iter().filter(|a| carried_over(a));
+    let allow = plan.lint_allowances();
     quote! {
         #(#doc)*
         #(#cfgs)*
         #allow
+        #[must_use]
         #signature {
             #(#body)*
             (#value, #gradient)
@@ -326,6 +325,28 @@ impl<'a> Plan<'a> {
         quote!(#vis fn #name(#(#params),*) -> (#ty, #gradient_ty))
     }
 
+    /// The lints that the emitted code trips on purpose: exact float comparisons (the
+    /// conventions at kinks test `x == y`), and literals close to a named constant.
+    fn lint_allowances(&self) -> TokenStream {
+        let compares = self.live.iter().any(|&id| {
+            matches!(
+                self.graph.op(id),
+                Op::Cmp(crate::ir::Cmp::Eq | crate::ir::Cmp::Ne)
+            )
+        });
+        let mut lints = Vec::new();
+        if compares {
+            lints.push(quote!(clippy::float_cmp));
+        }
+        if self.needs_approx_constant_allow() {
+            lints.push(quote!(clippy::approx_constant));
+        }
+        if lints.is_empty() {
+            return TokenStream::new();
+        }
+        quote!(#[allow(#(#lints),*)])
+    }
+
     fn needs_approx_constant_allow(&self) -> bool {
         let constants = self.live.iter().filter_map(|&id| self.graph.constant(id));
         constants
@@ -342,10 +363,21 @@ fn assumption((path, value): &(syn::ExprPath, f64)) -> TokenStream {
         "`{}` in a #[grad] function must be the standard constant; write its full path",
         crate::check::text(path)
     );
-    quote! {
+    // Spanned on the user's path, so that a failed check is reported under it.
+    let span = syn::spanned::Spanned::span(path);
+    quote::quote_spanned! {span=>
         #[allow(clippy::assertions_on_constants)]
-        const _: () = assert!(#path == #standard, #message);
+        const _: () = ::core::assert!(#path == #standard, #message);
     }
+}
+
+/// Whether an attribute of the original function also goes on `<name>_grad`: conditional
+/// compilation, and the lint levels the user set (the gradient has the same parameters, so
+/// an `allow(clippy::too_many_arguments)` or `allow(non_snake_case)` must reach it too).
+fn carried_over(attr: &syn::Attribute) -> bool {
+    ["cfg", "cfg_attr", "allow", "warn", "deny", "forbid"]
+        .iter()
+        .any(|n| attr.path().is_ident(n))
 }
 
 fn binary(op: TokenStream, l: TokenStream, r: TokenStream, prec: Prec) -> (TokenStream, Prec) {

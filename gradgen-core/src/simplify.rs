@@ -21,7 +21,7 @@
 //! | `mul_zero` | `0 * x` → `0` only where `x` is a finite constant | yes; `0 * inf` is NaN, so a non-constant `x` is kept |
 //! | `add_zero` | `0 + x` → `x`, `x - 0` → `x` | but for the sign of a zero result |
 //! | `sub_from_zero` | `0 - x` → `-x` | but for the sign of a zero result |
-//! | `sub_self` | `x - x` → `0` | for finite `x`; differs only where `x` is infinite or NaN |
+//! | `sub_self` | `x - x` → `0` | adjoint code only: differs where `x` is infinite or NaN |
 //! | `neg_neg` | `--x` → `x` | yes |
 //! | `neg_const_factor` | `-(c * x)` → `(-c) * x` | yes |
 //! | `neg_operand_out` | `(-a) * b` → `-(a * b)`, `(-a) / b` and `a / (-b)` likewise | yes |
@@ -298,9 +298,10 @@ fn sub_from_zero(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
         .then(|| Rewrite::Node(Op::Neg, vec![args[1]]))
 }
 
-/// `sub_self`: `x - x` → `0`.
+/// `sub_self`: `x - x` → `0`, in adjoint code only: for an infinite or NaN `x` the difference
+/// is NaN, and the value of the function must stay what the user's code computes.
 fn sub_self(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    (op == Op::Sub && args[0] == args[1]).then(|| Rewrite::To(b.constant(0.0)))
+    (op == Op::Sub && args[0] == args[1] && b.reassociate).then(|| Rewrite::To(b.constant(0.0)))
 }
 
 /// `neg_neg`: `--x` → `x`.
@@ -560,6 +561,19 @@ mod tests {
             let d = b.diff(zero, x);
             assert_eq!(node(b, d), (Op::Neg, vec![x]));
         });
+    }
+
+    #[test]
+    fn sub_self_stays_out_of_forward_code() {
+        let mut g = Graph::new();
+        let mut b = Builder::new(&mut g);
+        let x = b.param(0);
+        let d = b.diff(x, x);
+        assert_eq!(
+            node(&b, d),
+            (Op::Sub, vec![x, x]),
+            "inf - inf is NaN, not 0"
+        );
     }
 
     #[test]
