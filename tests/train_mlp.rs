@@ -68,6 +68,7 @@ fn matches_backpropagation<const I: usize, const O: usize, N: Network<I, O>>() {
 fn mlp_gradient_equals_backpropagation() {
     matches_backpropagation::<4, 3, Mlp<4, 8, 3>>();
     matches_backpropagation::<30, 2, Mlp<30, 16, 2>>();
+    matches_backpropagation::<64, 10, Mlp<64, 32, 10>>();
 }
 
 #[test]

@@ -216,6 +216,7 @@ macro_rules! mlp {
 mlp!(iris_loss, iris_loss_grad, 4, 8, 3);
 mlp!(iris_wide_loss, iris_wide_loss_grad, 4, 16, 3);
 mlp!(cancer_loss, cancer_loss_grad, 30, 16, 2);
+mlp!(digits_loss, digits_loss_grad, 64, 32, 10);
 
 /// Two tanh layers and a skip connection from the first to the output.
 #[derive(Clone, Debug, PartialEq)]

@@ -39,10 +39,10 @@ impl Default for Options {
 impl Options {
     pub const HELP: &'static str = "\
 usage: train_mlp [options]
-  --data NAME     iris (default) or breast-cancer
+  --data NAME     iris (default), breast-cancer or digits
   --file PATH     read the data set from PATH instead of examples/data
   --arch NAME     mlp (default: one tanh layer) or skip (two layers and a skip connection)
-  --hidden N      hidden units: 8 (default) or 16 for iris; 16 for breast-cancer
+  --hidden N      hidden units: 8 (default) or 16 for iris, 16 for breast-cancer, 32 for digits
   --epochs N      passes over the training set (default 200)
   --lr RATE       learning rate (default 0.05)
   --batch N       mini-batch size (default 8)
@@ -101,6 +101,7 @@ pub fn run(o: &Options, out: &mut dyn Write) -> Result<Report, String> {
         ("iris", "mlp", 8) => train_on::<4, 3, Mlp<4, 8, 3>>(o, "iris.csv", out),
         ("iris", "mlp", 16) => train_on::<4, 3, Mlp<4, 16, 3>>(o, "iris.csv", out),
         ("iris", "skip", 8) => train_on::<4, 3, Skip<4, 8, 3>>(o, "iris.csv", out),
+        ("digits", "mlp", 32) => train_on::<64, 10, Mlp<64, 32, 10>>(o, "digits.csv.gz", out),
         ("breast-cancer", "mlp", 16) => {
             train_on::<30, 2, Mlp<30, 16, 2>>(o, "breast_cancer.csv", out)
         }
@@ -110,7 +111,7 @@ pub fn run(o: &Options, out: &mut dyn Write) -> Result<Report, String> {
         (data, arch, hidden) => Err(format!(
             "no compiled network for --data {data} --arch {arch} --hidden {hidden}: `#[grad]` \
              differentiates fixed sizes, and this example compiles iris mlp 8 and 16, iris \
-             skip 8, breast-cancer mlp 16 and breast-cancer skip 16"
+             skip 8, breast-cancer mlp 16, breast-cancer skip 16 and digits mlp 32"
         )),
     }
 }
