@@ -111,6 +111,7 @@ pub fn lower(item: &ItemFn, params: Vec<Param>, diags: &mut Diagnostics) -> Opti
         returned: None,
     };
     let slots = lower.params(&params);
+    lower.bind_rejected_params(item, &params);
     let output = lower.body(&item.block);
     let too_large = lower.b.too_large();
     let names = std::mem::take(&mut lower.names);
@@ -164,6 +165,20 @@ impl Lower<'_> {
             self.bind(&param.ident, Some(value), param.mutable);
         }
         slots
+    }
+
+    /// Binds the parameters the signature check rejected as failed values, so their uses in
+    /// the body are not reported a second time as unknown names.
+    fn bind_rejected_params(&mut self, item: &ItemFn, accepted: &[Param]) {
+        for input in &item.sig.inputs {
+            let syn::FnArg::Typed(typed) = input else {
+                continue;
+            };
+            let Pat::Ident(p) = &*typed.pat else { continue };
+            if !accepted.iter().any(|a| a.ident == p.ident) {
+                self.bind(&p.ident, None, false);
+            }
+        }
     }
 
     fn param_value(
