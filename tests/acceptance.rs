@@ -1,6 +1,6 @@
 //! The acceptance cases of `tests/data/cases.json` (copied from the project's shared cases,
 //! exact values and gradients computed elsewhere with SymPy and mpmath) that the language
-//! covers. Each function below is the case's `rust` text (reformatted by rustfmt) with
+//! covers (all of them). Each function below is the case's `rust` text (reformatted by rustfmt) with
 //! `#[grad]` on it; the points are read from the JSON at run time, and
 //! `sources_match_the_json` checks that the text here is still the text there.
 
@@ -48,6 +48,18 @@ fn powell_singular(x: [f64; 4]) -> f64 {
     let f3 = (x[1] - 2.0 * x[2]).powi(2);
     let f4 = 10.0f64.sqrt() * (x[0] - x[3]).powi(2);
     f1 * f1 + f2 * f2 + f3 * f3 + f4 * f4
+}
+
+#[grad]
+fn helical_valley(x1: f64, x2: f64, x3: f64) -> f64 {
+    let mut theta = (x2 / x1).atan() / (2.0 * std::f64::consts::PI);
+    if x1 < 0.0 {
+        theta += 0.5;
+    }
+    let f1 = 10.0 * (x3 - 10.0 * theta);
+    let f2 = 10.0 * ((x1 * x1 + x2 * x2).sqrt() - 1.0);
+    let f3 = x3;
+    f1 * f1 + f2 * f2 + f3 * f3
 }
 
 #[grad]
@@ -161,6 +173,25 @@ fn abs_max_min(x: f64, y: f64, z: f64) -> f64 {
 }
 
 #[grad]
+fn branch_on_product(x: f64, y: f64) -> f64 {
+    let p = x * y;
+    let q = if p > 1.0 { p.ln() } else { p - 1.0 };
+    q * x + y
+}
+
+#[grad]
+fn block_scope(x: f64, y: f64) -> f64 {
+    let a = x * y;
+    let b = if x > 0.0 {
+        let a = a + x;
+        a * a
+    } else {
+        a - y
+    };
+    a + b
+}
+
+#[grad]
 fn horner(c: [f64; 5], x: f64) -> f64 {
     let mut acc = 0.0;
     for i in 0..5 {
@@ -219,6 +250,15 @@ fn powi_small(x: f64) -> f64 {
 }
 
 #[grad]
+fn compound_condition(x: f64, y: f64) -> f64 {
+    if (x > 0.0 && y < 2.0) || x < -5.0 {
+        x * y
+    } else {
+        x - y * y
+    }
+}
+
+#[grad]
 fn long_loop(x: f64, y: f64) -> f64 {
     let mut s = 0.0;
     for i in 0..1000 {
@@ -228,8 +268,8 @@ fn long_loop(x: f64, y: f64) -> f64 {
     s
 }
 
-/// The cases this file covers, each with a call of its generated gradient on the flattened
-/// arguments, returning the flattened gradient.
+/// Each case, with a call of its generated gradient on the flattened arguments, returning the
+/// flattened gradient.
 const COVERED: &[(&str, Case)] = &[
     ("rosenbrock_2d", |a| {
         let (v, g) = rosenbrock_grad(a[0], a[1]);
@@ -254,6 +294,10 @@ const COVERED: &[(&str, Case)] = &[
     ("powell_singular", |a| {
         let (v, g) = powell_singular_grad([a[0], a[1], a[2], a[3]]);
         (v, g.to_vec())
+    }),
+    ("helical_valley", |a| {
+        let (v, g) = helical_valley_grad(a[0], a[1], a[2]);
+        (v, [vec![g.0], vec![g.1], vec![g.2]].concat())
     }),
     ("powell_badly_scaled", |a| {
         let (v, g) = powell_badly_scaled_grad(a[0], a[1]);
@@ -322,6 +366,14 @@ const COVERED: &[(&str, Case)] = &[
         let (v, g) = abs_max_min_grad(a[0], a[1], a[2]);
         (v, [vec![g.0], vec![g.1], vec![g.2]].concat())
     }),
+    ("branch_on_computed", |a| {
+        let (v, g) = branch_on_product_grad(a[0], a[1]);
+        (v, [vec![g.0], vec![g.1]].concat())
+    }),
+    ("block_scope_shadow", |a| {
+        let (v, g) = block_scope_grad(a[0], a[1]);
+        (v, [vec![g.0], vec![g.1]].concat())
+    }),
     ("horner", |a| {
         let (v, g) = horner_grad([a[0], a[1], a[2], a[3], a[4]], a[5]);
         (v, [g.0.to_vec(), vec![g.1]].concat())
@@ -354,19 +406,18 @@ const COVERED: &[(&str, Case)] = &[
         let (v, g) = powi_small_grad(a[0]);
         (v, vec![g])
     }),
+    ("compound_condition", |a| {
+        let (v, g) = compound_condition_grad(a[0], a[1]);
+        (v, [vec![g.0], vec![g.1]].concat())
+    }),
     ("long_loop_1000", |a| {
         let (v, g) = long_loop_grad(a[0], a[1]);
         (v, [vec![g.0], vec![g.1]].concat())
     }),
 ];
 
-/// The cases left for `if` on float conditions, which the language does not have yet.
-const NOT_YET: &[&str] = &[
-    "helical_valley",
-    "branch_on_computed",
-    "block_scope_shadow",
-    "compound_condition",
-];
+/// Cases not covered yet (none).
+const NOT_YET: &[&str] = &[];
 
 #[test]
 fn case_rosenbrock_2d() {
@@ -396,6 +447,11 @@ fn case_mccormick() {
 #[test]
 fn case_powell_singular() {
     check_case("powell_singular", COVERED);
+}
+
+#[test]
+fn case_helical_valley() {
+    check_case("helical_valley", COVERED);
 }
 
 #[test]
@@ -469,6 +525,16 @@ fn case_abs_max_min_smooth_region() {
 }
 
 #[test]
+fn case_branch_on_computed() {
+    check_case("branch_on_computed", COVERED);
+}
+
+#[test]
+fn case_block_scope_shadow() {
+    check_case("block_scope_shadow", COVERED);
+}
+
+#[test]
 fn case_horner() {
     check_case("horner", COVERED);
 }
@@ -506,6 +572,11 @@ fn case_loop_inline_divisor() {
 #[test]
 fn case_powi_small_exponents_at_zero() {
     check_case("powi_small_exponents_at_zero", COVERED);
+}
+
+#[test]
+fn case_compound_condition() {
+    check_case("compound_condition", COVERED);
 }
 
 #[test]

@@ -80,6 +80,37 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("division_chain", "fn ratio(x: f64, y: f64, z: f64) -> f64 { x / y / z + (x - y) / (x + y) }"),
     ("mul_add_chain", "fn fused(x: f64, y: f64, z: f64) -> f64 { let a = x.mul_add(y, z); a.mul_add(x, -y) * a }"),
     ("return_statement", "fn early(x: f64) -> f64 { let y = x.exp(); return y * y; }"),
+    (
+        "float_branch",
+        "fn branch(x: f64, y: f64) -> f64 {
+            let p = x * y;
+            let q = if p > 1.0 { p.ln() * p.sqrt() } else { p - 1.0 };
+            q * x + y
+        }",
+    ),
+    (
+        "array_loop",
+        "fn chained(x: [f64; 4]) -> f64 {
+            let mut s = 0.0;
+            for i in 0..3 {
+                s += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+            }
+            s
+        }",
+    ),
+    (
+        "wrt_data_and_mutation",
+        "#[grad(wrt(w))]
+        fn fit(w: [f64; 2], xs: &[f64; 3], ys: &[f64; 3]) -> f64 {
+            let mut loss = 0.0;
+            for i in 0..3 {
+                let (s, c) = (w[0] * xs[i]).sin_cos();
+                let r = s * w[1] + c - ys[i];
+                loss += r * r;
+            }
+            loss
+        }",
+    ),
 ];
 
 fn source(name: &str) -> &'static str {

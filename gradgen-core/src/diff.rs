@@ -121,7 +121,8 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
     let y = node.args.get(1).copied().unwrap_or(v);
     let z = node.args.get(2).copied().unwrap_or(v);
     match node.op {
-        Op::Param(_) | Op::Const(_) | Op::Cmp(_) => vec![],
+        Op::Param(_) | Op::Const(_) => vec![],
+        Op::Cmp(_) | Op::And | Op::Or | Op::Not => vec![],
         Op::Floor | Op::Ceil | Op::Round | Op::Trunc | Op::Signum => vec![],
         Op::Add => vec![plus(x, a), plus(y, a)],
         Op::Sub => vec![plus(x, a), minus(y, a)],

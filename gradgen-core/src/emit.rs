@@ -47,6 +47,8 @@ pub const MAX_LET_STATEMENTS: usize = 1000;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Prec {
     If,
+    Or,
+    And,
     Cmp,
     Add,
     Mul,
@@ -76,6 +78,18 @@ struct Plan<'a> {
     names: BTreeMap<Id, Ident>,
     /// How each parameter scalar is read: `x`, or `w[1][3]` for an element of an array.
     params: BTreeMap<Id, TokenStream>,
+    /// The statements of each block, in id order: the function body, and each arm of a select
+    /// for the statements only that arm needs.
+    blocks: BTreeMap<Home, Vec<Id>>,
+}
+
+/// Where a statement is emitted: in the function body, or inside one arm of a select (the
+/// `then` arm for `true`), because nothing outside that arm reads it. An arm's work is then
+/// done only when the arm is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Home {
+    Top,
+    Arm(Id, bool),
 }
 
 /// The `<name>_grad` function for `f`, whose graph now also holds the adjoint code.
@@ -166,18 +180,29 @@ impl<'a> Plan<'a> {
             .collect();
         let statements = choose_statements(graph, &live, roots, &f.names);
         let names = name_statements(f, grad, roots, &statements);
+        let homes = homes(graph, &live, roots);
+        let mut blocks: BTreeMap<Home, Vec<Id>> = BTreeMap::new();
+        for &id in &statements {
+            let home = homes.get(&id).copied().unwrap_or(Home::Top);
+            blocks.entry(home).or_default().push(id);
+        }
         Plan {
             graph,
             live,
             names,
             params,
+            blocks,
         }
     }
 
     /// The `let` statements, in id order.
     fn statements(&self) -> Vec<TokenStream> {
-        let named: Vec<(Id, &Ident)> = self
-            .live
+        let top = self
+            .blocks
+            .get(&Home::Top)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let named: Vec<(Id, &Ident)> = top
             .iter()
             .filter_map(|id| self.names.get(id).map(|n| (*id, n)))
             .collect();
@@ -246,6 +271,12 @@ impl<'a> Plan<'a> {
                 let symbol: TokenStream = cmp.symbol().parse().unwrap_or_default();
                 binary(symbol, arg(0, Prec::Add), arg(1, Prec::Add), Prec::Cmp)
             }
+            Op::And => binary(quote!(&&), arg(0, Prec::And), arg(1, Prec::Cmp), Prec::And),
+            Op::Or => binary(quote!(||), arg(0, Prec::Or), arg(1, Prec::And), Prec::Or),
+            Op::Not => {
+                let x = arg(0, Prec::Atom);
+                (quote!(!#x), Prec::Neg)
+            }
             Op::Select => (self.select(id), Prec::If),
             Op::Powi(n) => {
                 let (x, n) = (arg(0, Prec::If), proc_macro2::Literal::i32_unsuffixed(n));
@@ -262,17 +293,31 @@ impl<'a> Plan<'a> {
     /// `if c { a } else { b }`, with an inlined select in the `else` arm written `else if`.
     fn select(&self, id: Id) -> TokenStream {
         let node = self.graph.node(id);
-        let cond = self.operand(node.args[0], Prec::Cmp);
-        let then = self.operand(node.args[1], Prec::If);
+        let cond = self.operand(node.args[0], Prec::Or);
+        let then = self.arm(id, true, node.args[1]);
         let other = node.args[2];
-        let inline_select = self.graph.op(other) == Op::Select && !self.names.contains_key(&other);
+        let inline_select = self.graph.op(other) == Op::Select
+            && !self.names.contains_key(&other)
+            && !self.blocks.contains_key(&Home::Arm(id, false));
         if inline_select {
             let rest = self.select(other);
             quote!(if #cond { #then } else #rest)
         } else {
-            let otherwise = self.operand(other, Prec::If);
+            let otherwise = self.arm(id, false, other);
             quote!(if #cond { #then } else { #otherwise })
         }
+    }
+
+    /// The inside of an arm of the select `id`: the statements only this arm needs, then its
+    /// value.
+    fn arm(&self, id: Id, then: bool, value: Id) -> TokenStream {
+        let statements = self.blocks.get(&Home::Arm(id, then)).map(Vec::as_slice);
+        let lets = statements.unwrap_or_default().iter().map(|&s| {
+            let (name, value) = (&self.names[&s], self.expression(s).0);
+            quote!(let #name = #value;)
+        });
+        let value = self.operand(value, Prec::If);
+        quote!(#(#lets)* #value)
     }
 
     /// The gradient expression and type: each differentiated parameter's derivatives in its
@@ -337,6 +382,13 @@ impl<'a> Plan<'a> {
         let mut lints = Vec::new();
         if compares {
             lints.push(quote!(clippy::float_cmp));
+        }
+        if self.live.iter().any(|&id| self.graph.op(id) == Op::Not) {
+            // `!(x < y)` is the user's condition, exactly: for NaN it is not `x >= y`.
+            lints.push(quote!(
+                clippy::nonminimal_bool,
+                clippy::neg_cmp_op_on_partial_ord
+            ));
         }
         if self.needs_approx_constant_allow() {
             lints.push(quote!(clippy::approx_constant));
@@ -405,6 +457,46 @@ fn literal(value: f64) -> (TokenStream, Prec) {
     } else {
         (tokens, Prec::Atom)
     }
+}
+
+/// The home of every live node: the innermost block that contains all its uses. A use as an
+/// arm of a select is inside that arm; any other use is wherever its user is. Computed from
+/// the last node down, so every user's home is known first.
+fn homes(graph: &Graph, live: &[Id], roots: &Roots) -> BTreeMap<Id, Home> {
+    let mut homes: BTreeMap<Id, Home> = roots.all().into_iter().map(|r| (r, Home::Top)).collect();
+    let mut places: BTreeMap<Id, Vec<Home>> = BTreeMap::new();
+    for &id in live.iter().rev() {
+        let here = places.remove(&id).into_iter().flatten();
+        let home = here.fold(homes.get(&id).copied(), |acc, p| {
+            Some(acc.map_or(p, |a| common_home(&homes, a, p)))
+        });
+        let home = home.unwrap_or(Home::Top);
+        homes.insert(id, home);
+        let node = graph.node(id);
+        for (k, &arg) in node.args.iter().enumerate() {
+            let place = if node.op == Op::Select && k > 0 {
+                Home::Arm(id, k == 1)
+            } else {
+                home
+            };
+            places.entry(arg).or_default().push(place);
+        }
+    }
+    homes
+}
+
+/// The innermost block containing both `a` and `b`.
+fn common_home(homes: &BTreeMap<Id, Home>, a: Home, b: Home) -> Home {
+    let chain = |mut h: Home| {
+        let mut path = vec![h];
+        while let Home::Arm(select, _) = h {
+            h = homes.get(&select).copied().unwrap_or(Home::Top);
+            path.push(h);
+        }
+        path
+    };
+    let (a, b) = (chain(a), chain(b));
+    a.into_iter().find(|h| b.contains(h)).unwrap_or(Home::Top)
 }
 
 /// Which live nodes get a `let` statement; see the module documentation.
@@ -488,7 +580,9 @@ fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wa
     for (id, name) in &f.names {
         wanted.insert(*id, Wanted::Name(name.clone()));
     }
-    for (index, adjoint) in grad.adjoints.iter().enumerate() {
+    // An adjoint that several named values share (after `r = c + d`, `c` has the adjoint of
+    // `r`) is named after the last of them, where it was formed.
+    for (index, adjoint) in grad.adjoints.iter().enumerate().rev() {
         let primal = Id::new(index);
         if let (Some(adjoint), true) = (adjoint, f.names.contains_key(&primal)) {
             wanted.entry(*adjoint).or_insert(Wanted::AdjointOf(primal));

@@ -173,10 +173,17 @@ pub enum Op {
     Round,
     Trunc,
     Signum,
-    /// A comparison of two floats; the only boolean operation.
+    /// A comparison of two floats, giving a boolean.
     Cmp(Cmp),
-    /// `if cond { a } else { b }`, operands `[cond, a, b]`. Used by the derivative rules for
-    /// the conventions at kinks; both arms are plain values already, so no work is skipped.
+    /// `a && b` on booleans.
+    And,
+    /// `a || b` on booleans.
+    Or,
+    /// `!a` on a boolean.
+    Not,
+    /// `if cond { a } else { b }`, operands `[cond, a, b]`: a branch on a float condition of
+    /// the user's, or a convention of a derivative rule at a kink. Emission puts the work that
+    /// only one arm needs inside that arm, so the untaken side is not evaluated.
     Select,
 }
 
@@ -187,6 +194,7 @@ impl Op {
             Op::Param(_) | Op::Const(_) => 0,
             Op::Add | Op::Sub | Op::Mul | Op::Div => 2,
             Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min | Op::Cmp(_) => 2,
+            Op::And | Op::Or => 2,
             Op::Clamp | Op::MulAdd | Op::Select => 3,
             _ => 1,
         }
@@ -200,7 +208,7 @@ impl Op {
 
     /// Whether the operation yields a boolean rather than a float.
     pub fn is_bool(self) -> bool {
-        matches!(self, Op::Cmp(_))
+        matches!(self, Op::Cmp(_) | Op::And | Op::Or | Op::Not)
     }
 }
 

@@ -34,6 +34,10 @@
 //! | `div_one` | `x / 1` → `x` | yes |
 //! | `select_same` | `if c { a } else { a }` → `a` | yes |
 //!
+//! | `select_not` | `if !c { a } else { b }` → `if c { b } else { a }` | yes |
+//! | `select_distribute` | `(if c { a } else { 0 }) * p` → `if c { a * p } else { 0 }`, and `/`, unary `-` likewise | adjoint code only: the untaken arm of a branch passes an exact 0, even where `p` is NaN or infinite there |
+//! | `select_merge` | `(if c { a } else { b }) + (if c { d } else { e })` → `if c { a + d } else { b + e }`, and `-` likewise | yes |
+//!
 //! Not rules, on purpose: `sqrt(x * x)` → `x` and `ln(x * x)` → `2 ln x` (both wrong for
 //! negative `x`), and `x / x` → `1` (wrong at 0).
 
@@ -91,6 +95,9 @@ const RULES: &[Rule] = &[
     mul_reciprocal,
     div_one,
     select_same,
+    select_not,
+    select_distribute,
+    select_merge,
 ];
 
 impl<'g> Builder<'g> {
@@ -445,6 +452,60 @@ fn mul_reciprocal(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
 /// `div_one`: `x / 1` → `x`.
 fn div_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Div && b.is_const(args[1], 1.0)).then(|| Rewrite::To(args[0]))
+}
+
+/// `select_not`: `if !c { a } else { b }` → `if c { b } else { a }`.
+fn select_not(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    let cond = b
+        .graph
+        .node(args.first().copied().filter(|_| op == Op::Select)?);
+    (cond.op == Op::Not).then(|| Rewrite::Node(Op::Select, vec![cond.args[0], args[2], args[1]]))
+}
+
+/// `select_distribute`: a product, quotient or negation of a select with a zero arm moves
+/// into the other arm. This is what keeps the untaken side of a branch out of the gradient:
+/// the adjoint of an untaken arm is `if c { a } else { 0 }`, and without the rule it would be
+/// multiplied by the arm's partial derivatives, which may be NaN there (`0.5 / sqrt(x)` at a
+/// negative `x`), giving NaN instead of 0.
+fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if !b.reassociate || !matches!(op, Op::Mul | Op::Div | Op::Neg) {
+        return None;
+    }
+    let zero_arm_select = |id: Id| {
+        let n = b.graph.node(id);
+        let zero = |k: usize| b.constant_of(n.args[k]) == Some(0.0);
+        (n.op == Op::Select && (zero(1) || zero(2))).then(|| n.args.clone())
+    };
+    let (position, select) = (0..args.len()).find_map(|k| Some((k, zero_arm_select(args[k])?)))?;
+    if op == Op::Div && position == 1 {
+        return None;
+    }
+    let arm = |value: Id, b: &mut Builder<'_>| {
+        if b.constant_of(value) == Some(0.0) {
+            return value;
+        }
+        let mut operands = args.to_vec();
+        operands[position] = value;
+        b.add(op, operands)
+    };
+    let then = arm(select[1], b);
+    let otherwise = arm(select[2], b);
+    Some(Rewrite::Node(Op::Select, vec![select[0], then, otherwise]))
+}
+
+/// `select_merge`: `(if c { a } else { b }) ± (if c { d } else { e })` →
+/// `if c { a ± d } else { b ± e }`.
+fn select_merge(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    if !matches!(op, Op::Add | Op::Sub) {
+        return None;
+    }
+    let (l, r) = (b.graph.node(args[0]).clone(), b.graph.node(args[1]).clone());
+    if l.op != Op::Select || r.op != Op::Select || l.args[0] != r.args[0] {
+        return None;
+    }
+    let then = b.add(op, vec![l.args[1], r.args[1]]);
+    let otherwise = b.add(op, vec![l.args[2], r.args[2]]);
+    Some(Rewrite::Node(Op::Select, vec![l.args[0], then, otherwise]))
 }
 
 /// `select_same`: `if c { a } else { a }` → `a`.

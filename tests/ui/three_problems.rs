@@ -3,7 +3,7 @@ use gradgen::grad;
 #[grad]
 fn messy(x: f64, y: f64) -> f64 {
     println!("x = {x}");
-    x.to_degrees() + if y > 0.0 { y } else { 0.0 }
+    x.to_degrees() + match y { _ => y }
 }
 
 fn main() {

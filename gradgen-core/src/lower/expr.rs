@@ -145,6 +145,7 @@ impl Lower<'_> {
                 Some(Value::Float(self.b.negate(id)))
             }
             (UnOp::Not(_), Value::Bool(b)) => Some(Value::Bool(!b)),
+            (UnOp::Not(_), Value::Cond(c)) => Some(Value::Cond(self.b.add(Op::Not, vec![c]))),
             (UnOp::Deref(_), _) => self.report(
                 Place::of(&u),
                 "dereferencing is not supported; values are `f64`",
@@ -174,6 +175,9 @@ impl Lower<'_> {
         for link in links.iter().rev() {
             acc = match acc {
                 Some(Value::Bool(b)) if is_lazy(&link.op) => self.lazy(&link.op, b, &link.right),
+                Some(Value::Cond(c)) if is_lazy(&link.op) => {
+                    self.lazy_cond(&link.op, c, &link.right)
+                }
                 Some(left) => {
                     let right = self.expr(&link.right);
                     self.binary_op(&link.op, *link, left, right?)
@@ -196,6 +200,7 @@ impl Lower<'_> {
         }
         match self.expr(right)? {
             Value::Bool(b) => Some(Value::Bool(b)),
+            Value::Cond(c) => Some(Value::Cond(c)),
             other => {
                 let msg = format!("`&&` and `||` need booleans, not {}", other.kind());
                 self.report(Place::of(&right), msg)
@@ -203,8 +208,25 @@ impl Lower<'_> {
         }
     }
 
-    /// `left op right`: float arithmetic builds a node, integer arithmetic and comparisons are
-    /// evaluated.
+    /// `c && right` or `c || right` with `c` a condition on floats.
+    fn lazy_cond(&mut self, op: &BinOp, c: Id, right: &Expr) -> Option<Value> {
+        let and = matches!(op, BinOp::And(_));
+        match self.expr(right)? {
+            Value::Bool(b) if b == and => Some(Value::Cond(c)),
+            Value::Bool(b) => Some(Value::Bool(b)),
+            Value::Cond(r) => {
+                let node = if and { Op::And } else { Op::Or };
+                Some(Value::Cond(self.b.add(node, vec![c, r])))
+            }
+            other => {
+                let msg = format!("`&&` and `||` need booleans, not {}", other.kind());
+                self.report(Place::of(&right), msg)
+            }
+        }
+    }
+
+    /// `left op right`: float arithmetic builds a node, float comparisons a condition, integer
+    /// arithmetic and comparisons are evaluated.
     /// `at` is the whole expression, for error messages only: reading its tokens costs its
     /// size, so the success path never does.
     pub(super) fn binary_op(
@@ -216,6 +238,10 @@ impl Lower<'_> {
     ) -> Option<Value> {
         match (left, right) {
             (Value::Float(l), Value::Float(r)) => {
+                if let Some(cmp) = comparison(op) {
+                    self.b.at(op.span());
+                    return Some(Value::Cond(self.b.compare(cmp, l, r)));
+                }
                 let Some(arith) = arithmetic(op) else {
                     return self.report(Place::of(op), float_operator_message(op));
                 };
@@ -450,7 +476,7 @@ impl Lower<'_> {
 
     fn unsupported(&mut self, expr: &Expr) -> Option<Value> {
         let hint = match expr {
-            Expr::Match(_) => " yet (for a kink, use `max`, `min`, `abs` or `clamp`)",
+            Expr::Match(_) => " yet (use `if` / `else`)",
             _ => "",
         };
         let msg = format!("{} not supported{hint}; {SUPPORTED}", describe(expr));
@@ -467,6 +493,20 @@ fn arithmetic(op: &BinOp) -> Option<Op> {
         BinOp::Div(_) => Some(Op::Div),
         _ => None,
     }
+}
+
+/// The comparison of a comparison operator.
+fn comparison(op: &BinOp) -> Option<crate::ir::Cmp> {
+    use crate::ir::Cmp;
+    Some(match op {
+        BinOp::Lt(_) => Cmp::Lt,
+        BinOp::Le(_) => Cmp::Le,
+        BinOp::Gt(_) => Cmp::Gt,
+        BinOp::Ge(_) => Cmp::Ge,
+        BinOp::Eq(_) => Cmp::Eq,
+        BinOp::Ne(_) => Cmp::Ne,
+        _ => return None,
+    })
 }
 
 /// The operator of a compound assignment (`+` for `+=`, with its span), `None` for other
@@ -488,15 +528,7 @@ fn is_lazy(op: &BinOp) -> bool {
 
 fn float_operator_message(op: &BinOp) -> String {
     let symbol = crate::check::text(op);
-    match op {
-        BinOp::Lt(_) | BinOp::Le(_) | BinOp::Gt(_) | BinOp::Ge(_) | BinOp::Eq(_) | BinOp::Ne(_) => {
-            format!(
-                "comparisons of floats (`{symbol}`) are not supported yet; for a kink use `max`, \
-                 `min`, `abs` or `clamp`"
-            )
-        }
-        _ => format!("the operator `{symbol}` is not supported on floats; {SUPPORTED}"),
-    }
+    format!("the operator `{symbol}` is not supported on floats; {SUPPORTED}")
 }
 
 /// What the user wrote, named for an error message ("`while` loops are").

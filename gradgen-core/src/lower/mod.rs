@@ -24,6 +24,7 @@
 //! lists every problem. A construct that failed lowers to nothing (`None`), and whatever uses
 //! it is skipped without a second message.
 
+mod branch;
 mod expr;
 mod value;
 
@@ -53,8 +54,8 @@ pub const MAX_UNROLLED_ITERATIONS: usize = 200_000;
 /// What a body may contain, for the end of error messages.
 pub const SUPPORTED: &str = "gradgen supports `let` (and `let mut`) bindings, float literals, \
      `std::f64::consts`, `+ - * /`, unary `-`, arrays and indexing, `for` loops over ranges \
-     with constant bounds, `if` on integer conditions, and f64 methods such as `x.sin()` or \
-     `f64::sin(x)` (the README lists them all)";
+     with constant bounds, `if` / `else`, and f64 methods such as `x.sin()` or `f64::sin(x)` \
+     (the README lists them all)";
 
 /// One scalar of the parameters: where it is and its node.
 #[derive(Clone, Debug)]
@@ -109,6 +110,8 @@ pub fn lower(item: &ItemFn, params: Vec<Param>, diags: &mut Diagnostics) -> Opti
         depth: 0,
         unrolled: 0,
         returned: None,
+        path: Vec::new(),
+        conditional_returns: Vec::new(),
     };
     let slots = lower.params(&params);
     lower.bind_rejected_params(item, &params);
@@ -135,6 +138,7 @@ pub fn lower(item: &ItemFn, params: Vec<Param>, diags: &mut Diagnostics) -> Opti
 
 /// A name in scope. A binding whose value failed to lower holds `None`: its uses are skipped
 /// silently, as the failure was reported where it happened.
+#[derive(Clone)]
 struct Binding {
     name: String,
     value: Option<Value>,
@@ -153,6 +157,12 @@ struct Lower<'a> {
     unrolled: usize,
     /// The value of a `return` that has run; once set, the rest of the body is skipped.
     returned: Option<Option<Value>>,
+    /// The conditions of the float `if`s being lowered, innermost last, each as the condition
+    /// under which the current arm runs.
+    path: Vec<Id>,
+    /// Returns that ran under a float condition, in the order they ran: the function's value
+    /// is the first whose condition holds, else what the body goes on to return.
+    conditional_returns: Vec<(Id, Option<Value>)>,
 }
 
 impl Lower<'_> {
@@ -239,8 +249,14 @@ impl Lower<'_> {
     /// The function body: statements, then a final expression or `return`.
     fn body(&mut self, block: &Block) -> Option<Id> {
         let value = self.block(block);
-        let value = self.returned.take().unwrap_or(value)?;
-        match value {
+        let mut value = self.returned.take().unwrap_or(value);
+        for (cond, returned) in std::mem::take(&mut self.conditional_returns)
+            .into_iter()
+            .rev()
+        {
+            value = self.merge(cond, returned?, value?, block);
+        }
+        match value? {
             Value::Float(id) => Some(id),
             Value::Int(v, span) => self.float_needed(v, span),
             other => {
@@ -453,16 +469,12 @@ impl Lower<'_> {
         }
     }
 
-    /// `if` on a condition known at compile time: only the branch taken is lowered.
+    /// `if` on a condition known at compile time: only the branch taken is lowered. On a
+    /// float condition, see [`Lower::float_if`].
     fn if_expr(&mut self, e: &syn::ExprIf) -> Option<Value> {
         let taken = match self.expr(&e.cond)? {
             Value::Bool(b) => b,
-            Value::Float(_) => {
-                let msg = "`if` on a float condition is not supported yet; conditions on \
-                           integers and loop variables are, and for a kink use `max`, `min`, \
-                           `abs` or `clamp`";
-                return self.report(Place::of(&e.cond), msg);
-            }
+            Value::Cond(c) => return self.float_if(c, e),
             other => {
                 let msg = format!("an `if` condition must be a boolean, not {}", other.kind());
                 return self.report(Place::of(&e.cond), msg);
