@@ -81,6 +81,13 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("mul_add_chain", "fn fused(x: f64, y: f64, z: f64) -> f64 { let a = x.mul_add(y, z); a.mul_add(x, -y) * a }"),
     ("return_statement", "fn early(x: f64) -> f64 { let y = x.exp(); return y * y; }"),
     (
+        "calls",
+        "fn uses_both(a: f64, b: f64) -> f64 {
+            let r = norm(a, b);
+            softplus(r - 1.0) + softplus(a * b) * r
+        }",
+    ),
+    (
         "float_branch",
         "fn branch(x: f64, y: f64) -> f64 {
             let p = x * y;

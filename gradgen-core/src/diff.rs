@@ -169,6 +169,8 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
             plus(z, a),
         ],
         Op::Select => rule_select(b, x, y, z, a),
+        Op::Call { .. } => rule_call(b, v, &node.args, a),
+        Op::CallGrad { .. } => vec![],
     }
 }
 
@@ -455,6 +457,18 @@ fn rule_clamp(b: &mut Builder<'_>, x: Id, lo: Id, hi: Id, a: Id) -> Vec<Term> {
     };
     let to_max = terms.remove(pos);
     terms.extend(rule_max_min(b, Cmp::Gt, x, lo, to_max.value));
+    terms
+}
+
+/// A call `f(x₀, x₁, ...)`: each argument gets `a · ∂f/∂xᵢ`, the partials that the same call
+/// of `f_grad` returns, so `f` is differentiated once, where it is defined.
+fn rule_call(b: &mut Builder<'_>, v: Id, args: &[Id], a: Id) -> Vec<Term> {
+    let mut terms = Vec::with_capacity(args.len());
+    for (i, &arg) in args.iter().enumerate() {
+        let index = u8::try_from(i).unwrap_or(u8::MAX);
+        let partial = b.add(Op::CallGrad { index }, vec![v]);
+        terms.push(plus(arg, b.product(a, partial)));
+    }
     terms
 }
 

@@ -91,6 +91,14 @@ fn line(out: &mut String, d: &Differentiated, id: Id) {
     let op = match node.op {
         Op::Param(_) => format!("param {}", slot_name(d, id)),
         Op::Const(c) => format!("const {:?}", c.get()),
+        Op::Call { callee, .. } => {
+            let name = d
+                .graph
+                .callees()
+                .get(callee as usize)
+                .map_or("?", String::as_str);
+            format!("call {name} {}", args.join(", "))
+        }
         op => format!("{} {}", op_name(op), args.join(", ")),
     };
     let _ = write!(out, "  {id} = {op}");
@@ -124,6 +132,8 @@ pub fn op_name(op: Op) -> String {
         Op::Select => "select".into(),
         Op::Cmp(c) => format!("cmp {}", c.symbol()),
         Op::And => "and".into(),
+        Op::Call { callee, .. } => format!("call #{callee}"),
+        Op::CallGrad { index } => format!("call-partial {index}"),
         Op::Or => "or".into(),
         Op::Not => "not".into(),
         Op::Powi(n) => format!("powi {n}"),

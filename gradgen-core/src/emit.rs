@@ -81,6 +81,9 @@ struct Plan<'a> {
     /// The statements of each block, in id order: the function body, and each arm of a select
     /// for the statements only that arm needs.
     blocks: BTreeMap<Home, Vec<Id>>,
+    /// For each call of another function, the names its partial derivatives are bound to, by
+    /// argument (`None` where the gradient does not need it).
+    call_partials: BTreeMap<Id, Vec<Option<Ident>>>,
 }
 
 /// Where a statement is emitted: in the function body, or inside one arm of a select (the
@@ -179,7 +182,8 @@ impl<'a> Plan<'a> {
             .map(|slot| (slot.id, access(f, slot)))
             .collect();
         let statements = choose_statements(graph, &live, roots, &f.names);
-        let names = name_statements(f, grad, roots, &statements);
+        let mut names = name_statements(f, grad, roots, &statements);
+        let call_partials = name_call_partials(graph, &live, &mut names);
         let homes = homes(graph, &live, roots);
         let mut blocks: BTreeMap<Home, Vec<Id>> = BTreeMap::new();
         for &id in &statements {
@@ -192,6 +196,7 @@ impl<'a> Plan<'a> {
             names,
             params,
             blocks,
+            call_partials,
         }
     }
 
@@ -202,24 +207,75 @@ impl<'a> Plan<'a> {
             .get(&Home::Top)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let named: Vec<(Id, &Ident)> = top
-            .iter()
-            .filter_map(|id| self.names.get(id).map(|n| (*id, n)))
-            .collect();
-        if named.len() <= MAX_LET_STATEMENTS {
-            let lets = named.iter().map(|&(id, name)| {
-                let value = self.expression(id).0;
-                quote!(let #name = #value;)
-            });
-            return lets.collect();
+        if top.len() <= MAX_LET_STATEMENTS {
+            return top.iter().map(|&id| self.statement(id, true)).collect();
         }
-        let all = named.iter().map(|(_, name)| name);
-        let mut out = vec![quote!(let (#(#all),*);)];
-        out.extend(named.iter().map(|&(id, name)| {
-            let value = self.expression(id).0;
-            quote!(#name = #value;)
-        }));
+        let declared = top.iter().flat_map(|&id| self.bound_names(id));
+        let mut out = vec![quote!(let (#(#declared),*);)];
+        out.extend(top.iter().map(|&id| self.statement(id, false)));
         out
+    }
+
+    /// `let name = expr;`, or `name = expr;` for a name declared earlier; for a call of another
+    /// function, `let (value, partials) = f_grad(args);`.
+    fn statement(&self, id: Id, with_let: bool) -> TokenStream {
+        // Every statement was named by `name_statements`; an unnamed one emits nothing.
+        let Some(name) = self.names.get(&id) else {
+            return TokenStream::new();
+        };
+        let (pattern, value) = match self.graph.op(id) {
+            Op::Call { callee, arity } => (self.call_pattern(id, arity), self.call(id, callee)),
+            _ => (quote!(#name), self.expression(id).0),
+        };
+        if with_let {
+            quote!(let #pattern = #value;)
+        } else {
+            quote!(#pattern = #value;)
+        }
+    }
+
+    /// The names a statement binds: its own, and a call's partial derivatives.
+    fn bound_names(&self, id: Id) -> Vec<Ident> {
+        let partials = self.call_partials.get(&id).into_iter().flatten().flatten();
+        self.names
+            .get(&id)
+            .into_iter()
+            .chain(partials)
+            .cloned()
+            .collect()
+    }
+
+    /// `(value, partial)` for a call of one argument, `(value, (p0, p1, ...))` for more, with
+    /// `_` for a partial the gradient does not need.
+    fn call_pattern(&self, id: Id, arity: u8) -> TokenStream {
+        let name = self.names.get(&id);
+        let no_partials = vec![None; usize::from(arity)];
+        let partials = self.call_partials.get(&id).unwrap_or(&no_partials);
+        let each = partials
+            .iter()
+            .map(|p| p.as_ref().map_or_else(|| quote!(_), |p| quote!(#p)));
+        let each: Vec<TokenStream> = each.collect();
+        match each.as_slice() {
+            [one] => quote!((#name, #one)),
+            many => quote!((#name, (#(#many),*))),
+        }
+    }
+
+    /// `f_grad(args)`, named under the user's call so that a missing `f_grad` is reported there.
+    fn call(&self, id: Id, callee: u32) -> TokenStream {
+        let name = self
+            .graph
+            .callees()
+            .get(callee as usize)
+            .map_or("missing", String::as_str);
+        let function = Ident::new(&format!("{name}_grad"), self.graph.span(id));
+        let args = self
+            .graph
+            .node(id)
+            .args
+            .iter()
+            .map(|&a| self.operand(a, Prec::If));
+        quote!(#function(#(#args),*))
     }
 
     /// The expression of `id` as an operand needing precedence `need`.
@@ -312,10 +368,10 @@ impl<'a> Plan<'a> {
     /// value.
     fn arm(&self, id: Id, then: bool, value: Id) -> TokenStream {
         let statements = self.blocks.get(&Home::Arm(id, then)).map(Vec::as_slice);
-        let lets = statements.unwrap_or_default().iter().map(|&s| {
-            let (name, value) = (&self.names[&s], self.expression(s).0);
-            quote!(let #name = #value;)
-        });
+        let lets = statements
+            .unwrap_or_default()
+            .iter()
+            .map(|&s| self.statement(s, true));
         let value = self.operand(value, Prec::If);
         quote!(#(#lets)* #value)
     }
@@ -517,7 +573,7 @@ fn choose_statements(
     let mut depth: BTreeMap<Id, usize> = BTreeMap::new();
     for &id in live {
         let node = graph.node(id);
-        if matches!(node.op, Op::Param(_) | Op::Const(_)) {
+        if matches!(node.op, Op::Param(_) | Op::Const(_) | Op::CallGrad { .. }) {
             continue;
         }
         let nested = node
@@ -528,6 +584,7 @@ fn choose_statements(
         let d = 1 + nested.unwrap_or(0);
         let shared = uses.get(&id).copied().unwrap_or(0) >= 2;
         let named = user_names.contains_key(&id) || root_set.contains(&id);
+        let named = named || matches!(node.op, Op::Call { .. });
         if shared || named || d > MAX_INLINE_DEPTH {
             statements.insert(id);
         } else {
@@ -535,6 +592,40 @@ fn choose_statements(
         }
     }
     statements
+}
+
+/// Names the partial derivatives of the live calls `<call>_d<argument>`, and adds them to
+/// `names` so that their uses refer to them.
+fn name_call_partials(
+    graph: &Graph,
+    live: &[Id],
+    names: &mut BTreeMap<Id, Ident>,
+) -> BTreeMap<Id, Vec<Option<Ident>>> {
+    let mut taken: BTreeSet<String> = names.values().map(unraw).collect();
+    let mut partials: BTreeMap<Id, Vec<Option<Ident>>> = BTreeMap::new();
+    for &id in live {
+        let node = graph.node(id);
+        let Op::CallGrad { index } = node.op else {
+            continue;
+        };
+        let call = node.args[0];
+        let Op::Call { arity, .. } = graph.op(call) else {
+            continue;
+        };
+        let call_name = names.get(&call).map(unraw).unwrap_or_default();
+        let name = Ident::new(
+            &unique(&format!("{call_name}_d{index}"), &mut taken),
+            Span::call_site(),
+        );
+        let slots = partials
+            .entry(call)
+            .or_insert_with(|| vec![None; usize::from(arity)]);
+        if let Some(slot) = slots.get_mut(usize::from(index)) {
+            *slot = Some(name.clone());
+        }
+        names.insert(id, name);
+    }
+    partials
 }
 
 /// Names the statements in id order, each name unique in the function.

@@ -181,6 +181,18 @@ pub enum Op {
     Or,
     /// `!a` on a boolean.
     Not,
+    /// A call of another function `f` with a gradient, `f(args)`: `callee` indexes
+    /// [`Graph::callees`], `arity` is the number of (float) arguments. Emitted as one call of
+    /// `f_grad`, whose value this is.
+    Call {
+        callee: u32,
+        arity: u8,
+    },
+    /// The partial derivative of a call with respect to its argument `index`; its one operand is
+    /// the [`Op::Call`] node, whose `f_grad` call also gives this.
+    CallGrad {
+        index: u8,
+    },
     /// `if cond { a } else { b }`, operands `[cond, a, b]`: a branch on a float condition of
     /// the user's, or a convention of a derivative rule at a kink. Emission puts the work that
     /// only one arm needs inside that arm, so the untaken side is not evaluated.
@@ -195,6 +207,7 @@ impl Op {
             Op::Add | Op::Sub | Op::Mul | Op::Div => 2,
             Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min | Op::Cmp(_) => 2,
             Op::And | Op::Or => 2,
+            Op::Call { arity, .. } => usize::from(arity),
             Op::Clamp | Op::MulAdd | Op::Select => 3,
             _ => 1,
         }
@@ -203,7 +216,10 @@ impl Op {
     /// Whether the operation counts as one scalar operation: arithmetic, negation, comparison
     /// and math calls do; parameters, constants and selects do not.
     pub fn is_counted(self) -> bool {
-        !matches!(self, Op::Param(_) | Op::Const(_) | Op::Select)
+        !matches!(
+            self,
+            Op::Param(_) | Op::Const(_) | Op::Select | Op::CallGrad { .. }
+        )
     }
 
     /// Whether the operation yields a boolean rather than a float.
@@ -233,6 +249,7 @@ pub struct Graph {
     nodes: Vec<Node>,
     spans: Vec<Span>,
     memo: HashMap<Node, Id>,
+    callees: Vec<String>,
 }
 
 impl Graph {
@@ -295,6 +312,21 @@ impl Graph {
         self.spans.push(span);
         self.memo.insert(node, id);
         Ok(id)
+    }
+
+    /// The index of the called function `name` in [`Graph::callees`], added if new.
+    pub fn callee(&mut self, name: &str) -> u32 {
+        let found = self.callees.iter().position(|c| c == name);
+        let index = found.unwrap_or_else(|| {
+            self.callees.push(name.to_string());
+            self.callees.len() - 1
+        });
+        index as u32
+    }
+
+    /// The names of the functions the graph calls, by [`Op::Call`] index.
+    pub fn callees(&self) -> &[String] {
+        &self.callees
     }
 
     /// The id of an existing node equal to `node`, if there is one.

@@ -140,6 +140,11 @@ impl<'g> Builder<'g> {
         self.raw(Op::Const(Const::new(value)), vec![])
     }
 
+    /// The index of the called function `name`; see [`Graph::callee`].
+    pub fn callee(&mut self, name: &str) -> u32 {
+        self.graph.callee(name)
+    }
+
     /// A parameter node.
     pub fn param(&mut self, index: u32) -> Id {
         self.raw(Op::Param(index), vec![])

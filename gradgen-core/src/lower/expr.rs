@@ -397,8 +397,46 @@ impl Lower<'_> {
             ["f64", name] if p.qself.is_none() => {
                 self.apply(name, call.func.span(), call.span(), args)
             }
+            [name] if p.qself.is_none() && p.path.leading_colon.is_none() => {
+                self.call_with_gradient(name, call, args)
+            }
             _ => self.unsupported_call(&call.func),
         }
+    }
+
+    /// A call of another function `f`, which must have `f_grad` beside it: `#[grad]` on `f`
+    /// makes one, and a user can write one by hand to give `f` a derivative of their own.
+    fn call_with_gradient(
+        &mut self,
+        name: &str,
+        call: &syn::ExprCall,
+        args: Vec<Option<Value>>,
+    ) -> Option<Value> {
+        if self.lookup(name).is_some() {
+            let msg = format!("`{name}` is a variable, not a function");
+            return self.report(Place::of(&call.func), msg);
+        }
+        let args: Vec<Value> = args.into_iter().collect::<Option<_>>()?;
+        let mut ids = Vec::with_capacity(args.len());
+        for (arg, expr) in args.into_iter().zip(&call.args) {
+            match arg {
+                Value::Float(id) => ids.push(id),
+                other => {
+                    let msg = format!(
+                        "a call of `{name}` passes {} here; calls of other functions take `f64` \
+                         arguments",
+                        other.kind()
+                    );
+                    return self.report(Place::of(&expr), msg);
+                }
+            }
+        }
+        let Ok(arity) = u8::try_from(ids.len()) else {
+            return self.report(Place::of(&call), "a call takes at most 255 arguments");
+        };
+        let callee = self.b.callee(name);
+        self.b.at(call.func.span());
+        Some(Value::Float(self.b.add(Op::Call { callee, arity }, ids)))
     }
 
     fn unsupported_call(&mut self, func: &Expr) -> Option<Value> {
