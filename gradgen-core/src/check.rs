@@ -16,10 +16,11 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, ItemFn, Lit, Pat, ReturnType, Type};
 
 use crate::error::{Diagnostics, Place};
+use crate::ir::FloatTy;
 
 const PARAM_HELP: &str =
-    "parameters must be `f64`, arrays of `f64` with literal lengths such as `[f64; 3]`, or \
-     references to such arrays";
+    "parameters must be `f64` (or `f32`), arrays of them with literal lengths such as \
+     `[f64; 3]`, or references to such arrays";
 
 /// A checked parameter.
 #[derive(Clone, Debug)]
@@ -47,19 +48,19 @@ impl Param {
 
 /// Reports everything wrong with the attribute arguments and the signature of `item`, and
 /// returns the parameters that could be read.
-pub fn check(attr: &TokenStream, item: &ItemFn, diags: &mut Diagnostics) -> Vec<Param> {
+pub fn check(attr: &TokenStream, item: &ItemFn, diags: &mut Diagnostics) -> (Vec<Param>, FloatTy) {
     check_qualifiers(item, diags);
+    let float = check_return(&item.sig, diags).unwrap_or_default();
     let mut params: Vec<Param> = item
         .sig
         .inputs
         .iter()
-        .filter_map(|i| param(i, diags))
+        .filter_map(|i| param(i, float, diags))
         .collect();
     if let Some(wrt) = parse_wrt(attr, diags) {
         apply_wrt(&wrt, &mut params, diags);
     }
-    check_return(&item.sig, diags);
-    params
+    (params, float)
 }
 
 fn check_qualifiers(item: &ItemFn, diags: &mut Diagnostics) {
@@ -85,7 +86,7 @@ fn check_qualifiers(item: &ItemFn, diags: &mut Diagnostics) {
     }
 }
 
-fn param(input: &FnArg, diags: &mut Diagnostics) -> Option<Param> {
+fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param> {
     let typed = match input {
         FnArg::Receiver(r) => {
             let msg = "methods are not supported; `#[grad]` takes a free function";
@@ -94,14 +95,27 @@ fn param(input: &FnArg, diags: &mut Diagnostics) -> Option<Param> {
         }
         FnArg::Typed(typed) => typed,
     };
-    let shape = shape(&typed.ty, true);
-    if shape.is_none() {
-        let msg = format!(
-            "parameter type `{}` is not supported; {PARAM_HELP}",
-            text(&typed.ty)
-        );
-        diags.report(Place::of(&typed.ty), msg);
-    }
+    let shape = match shape(&typed.ty, true) {
+        Some((shape, found)) if found == float => Some(shape),
+        Some((_, found)) => {
+            let msg = format!(
+                "this parameter is of `{}` but the function returns `{}`; a `#[grad]` function \
+                 computes in one float type",
+                found.name(),
+                float.name()
+            );
+            diags.report(Place::of(&typed.ty), msg);
+            None
+        }
+        None => {
+            let msg = format!(
+                "parameter type `{}` is not supported; {PARAM_HELP}",
+                text(&typed.ty)
+            );
+            diags.report(Place::of(&typed.ty), msg);
+            None
+        }
+    };
     match &*typed.pat {
         Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(Param {
             ident: p.ident.clone(),
@@ -121,7 +135,7 @@ fn param(input: &FnArg, diags: &mut Diagnostics) -> Option<Param> {
 }
 
 /// The array lengths of a parameter type, `None` if the type is not supported.
-fn shape(ty: &Type, outermost: bool) -> Option<Vec<usize>> {
+fn shape(ty: &Type, outermost: bool) -> Option<(Vec<usize>, FloatTy)> {
     match ty {
         Type::Paren(inner) => shape(&inner.elem, outermost),
         Type::Group(inner) => shape(&inner.elem, outermost),
@@ -132,11 +146,11 @@ fn shape(ty: &Type, outermost: bool) -> Option<Vec<usize>> {
         }
         Type::Array(array) => {
             let len = literal_length(&array.len)?;
-            let mut inner = shape(&array.elem, false)?;
+            let (mut inner, float) = shape(&array.elem, false)?;
             inner.insert(0, len);
-            Some(inner)
+            Some((inner, float))
         }
-        _ => is_f64(ty).then(Vec::new),
+        _ => float_type(ty).map(|float| (Vec::new(), float)),
     }
 }
 
@@ -197,21 +211,49 @@ fn apply_wrt(wrt: &[Ident], params: &mut [Param], diags: &mut Diagnostics) {
     }
 }
 
-fn check_return(sig: &syn::Signature, diags: &mut Diagnostics) {
+/// The float type the function returns, which all its floats must have.
+fn check_return(sig: &syn::Signature, diags: &mut Diagnostics) -> Option<FloatTy> {
     match &sig.output {
-        ReturnType::Type(_, ty) if is_f64(ty) => {}
         ReturnType::Type(_, ty) => {
-            let msg = format!(
-                "return type `{}` is not supported; the function must return `f64`",
-                text(ty)
-            );
-            diags.report(Place::of(&ty), msg)
+            let float = float_type(ty);
+            if float.is_none() {
+                let msg = format!(
+                    "return type `{}` is not supported; the function must return `f64` or `f32`",
+                    text(ty)
+                );
+                diags.report(Place::of(&ty), msg);
+            }
+            float
         }
-        ReturnType::Default => diags.report(
-            sig.paren_token.span.close(),
-            "the function must return `f64`; add `-> f64` after the parameters",
-        ),
+        ReturnType::Default => {
+            let msg =
+                "the function must return `f64` (or `f32`); add `-> f64` after the parameters";
+            diags.report(sig.paren_token.span.close(), msg);
+            None
+        }
     }
+}
+
+/// The float type `ty` names: `f64` or `f32`, written plainly, as `std::primitive::f64`, or in
+/// parentheses.
+pub fn float_type(ty: &Type) -> Option<FloatTy> {
+    if is_f64(ty) {
+        return Some(FloatTy::F64);
+    }
+    let Type::Path(p) = ty else { return None };
+    let names: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let plain = p.qself.is_none() && p.path.segments.iter().all(|s| s.arguments.is_none());
+    let f32 = matches!(
+        names.as_slice(),
+        ["f32"] | ["std" | "core", "primitive", "f32"]
+    );
+    (plain && f32).then_some(FloatTy::F32)
 }
 
 /// Whether `ty` is `f64`, written plainly, as `std::primitive::f64`, or in parentheses.

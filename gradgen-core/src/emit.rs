@@ -27,7 +27,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::diff::Gradient;
-use crate::ir::{Graph, Id, Op};
+use crate::ir::{FloatTy, Graph, Id, Op};
 use crate::lower::Function;
 use crate::ops;
 
@@ -102,7 +102,8 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
         gradient: grad.params.clone(),
     };
     let plan = Plan::new(f, graph, grad, &roots);
-    let mut body: Vec<TokenStream> = f.assumptions.iter().map(assumption).collect();
+    let float = graph.float();
+    let mut body: Vec<TokenStream> = f.assumptions.iter().map(|a| assumption(a, float)).collect();
     body.extend(plan.statements());
     let value = plan.operand(roots.value, Prec::If);
     let (gradient, gradient_ty) = plan.gradient(f, &roots);
@@ -123,22 +124,22 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
 }
 
 /// An array literal (and its type) of `items` in the nested `shape`, row-major.
-fn nested(items: &[TokenStream], shape: &[usize]) -> (TokenStream, TokenStream) {
-    let ty = float_type();
+fn nested(items: &[TokenStream], shape: &[usize], float: FloatTy) -> (TokenStream, TokenStream) {
+    let ty = float_type(float);
     let Some((&len, inner)) = shape.split_first() else {
         return (items.first().cloned().unwrap_or_default(), quote!(#ty));
     };
     let stride: usize = inner.iter().product();
     let rows: Vec<TokenStream> = (0..len)
-        .map(|i| nested(&items[i * stride..(i + 1) * stride], inner).0)
+        .map(|i| nested(&items[i * stride..(i + 1) * stride], inner, float).0)
         .collect();
-    let inner_ty = nested(&items[..stride.min(items.len())], inner).1;
+    let inner_ty = nested(&items[..stride.min(items.len())], inner, float).1;
     let len = proc_macro2::Literal::usize_unsuffixed(len);
     (quote!([#(#rows),*]), quote!([#inner_ty; #len]))
 }
 
-fn float_type() -> Ident {
-    Ident::new("f64", Span::call_site())
+fn float_type(float: FloatTy) -> Ident {
+    Ident::new(float.name(), Span::call_site())
 }
 
 fn doc_lines(f: &Function) -> Vec<TokenStream> {
@@ -303,13 +304,13 @@ impl<'a> Plan<'a> {
     fn expression(&self, id: Id) -> (TokenStream, Prec) {
         let node = self.graph.node(id);
         let arg = |i: usize, need: Prec| self.operand(node.args[i], need);
-        let ty = float_type();
+        let ty = float_type(self.graph.float());
         match node.op {
             Op::Param(_) => (
                 self.params.get(&id).cloned().unwrap_or_default(),
                 Prec::Atom,
             ),
-            Op::Const(c) => literal(c.get()),
+            Op::Const(c) => literal(c.get(), self.graph.float()),
             // The graph keeps constants on the left of `+` (see `simplify`); the code reads
             // better with them on the right, and `c + x == x + c` exactly.
             Op::Add if self.graph.constant(node.args[0]).is_some() => {
@@ -383,7 +384,7 @@ impl<'a> Plan<'a> {
         let mut parts = Vec::new();
         for p in f.params.iter().filter(|p| p.differentiated) {
             let items: Vec<TokenStream> = derivatives.by_ref().take(p.len()).collect();
-            parts.push(nested(&items, &p.shape));
+            parts.push(nested(&items, &p.shape, self.graph.float()));
         }
         match parts.as_slice() {
             [(one, ty)] => (one.clone(), ty.clone()),
@@ -400,7 +401,7 @@ impl<'a> Plan<'a> {
     fn signature(&self, f: &Function, gradient_ty: &TokenStream) -> TokenStream {
         let vis = &f.item.vis;
         let name = format_ident!("{}_grad", f.item.sig.ident);
-        let ty = float_type();
+        let ty = float_type(self.graph.float());
         let live: BTreeSet<Id> = self.live.iter().copied().collect();
         let declared = f.item.sig.inputs.iter().filter_map(|arg| match arg {
             syn::FnArg::Typed(t) => Some(&t.ty),
@@ -457,16 +458,17 @@ impl<'a> Plan<'a> {
 
     fn needs_approx_constant_allow(&self) -> bool {
         let constants = self.live.iter().filter_map(|&id| self.graph.constant(id));
-        constants
-            .map(f64::abs)
-            .any(|v| ops::constant_name(v).is_none() && ops::near_constant(v))
+        constants.map(f64::abs).any(|v| {
+            let float = self.graph.float();
+            ops::constant_name(v, float).is_none() && ops::near_constant(v, float)
+        })
     }
 }
 
 /// A compile-time check that a constant written in a short form (`PI`) is the standard one
 /// gradgen took it for, not a constant of the user's own with the same name.
-fn assumption((path, value): &(syn::ExprPath, f64)) -> TokenStream {
-    let standard = literal(*value).0;
+fn assumption((path, value): &(syn::ExprPath, f64), float: FloatTy) -> TokenStream {
+    let standard = literal(*value, float).0;
     let message = format!(
         "`{}` in a #[grad] function must be the standard constant; write its full path",
         crate::check::text(path)
@@ -492,20 +494,25 @@ fn binary(op: TokenStream, l: TokenStream, r: TokenStream, prec: Prec) -> (Token
     (quote!(#l #op #r), prec)
 }
 
-/// A float constant: a named constant of `core::f64::consts` where the bits match, else the
-/// shortest literal that reads back to the same bits.
-fn literal(value: f64) -> (TokenStream, Prec) {
-    let ty = float_type();
+/// A float constant: a named constant of `core::f64::consts` (or `f32`) where the bits match,
+/// else the shortest literal that reads back to the same bits.
+fn literal(value: f64, float: FloatTy) -> (TokenStream, Prec) {
+    let ty = float_type(float);
     let magnitude = value.abs();
     let tokens = if value.is_nan() {
         return (quote!(#ty::NAN), Prec::Atom);
     } else if magnitude.is_infinite() {
         quote!(#ty::INFINITY)
-    } else if let Some(name) = ops::constant_name(magnitude) {
+    } else if let Some(name) = ops::constant_name(magnitude, float) {
         let name = format_ident!("{name}");
         quote!(core::#ty::consts::#name)
     } else {
-        let lit = syn::LitFloat::new(&format!("{magnitude:?}_f64"), Span::call_site());
+        // `Debug` prints the shortest digits that read back to the same value, in the type.
+        let digits = match float {
+            FloatTy::F64 => format!("{magnitude:?}"),
+            FloatTy::F32 => format!("{:?}", magnitude as f32),
+        };
+        let lit = syn::LitFloat::new(&format!("{digits}_{}", float.name()), Span::call_site());
         quote!(#lit)
     };
     if value.is_sign_negative() {

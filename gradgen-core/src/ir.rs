@@ -78,6 +78,34 @@ impl fmt::Debug for Const {
     }
 }
 
+/// The float type of a function: every float of it, parameters, literals and results, is of
+/// this type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FloatTy {
+    #[default]
+    F64,
+    F32,
+}
+
+impl FloatTy {
+    /// The Rust name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatTy::F64 => "f64",
+            FloatTy::F32 => "f32",
+        }
+    }
+
+    /// `value` rounded to this type (constants of an `f32` function are `f32` values, held
+    /// exactly in an `f64`).
+    pub fn round(self, value: f64) -> f64 {
+        match self {
+            FloatTy::F64 => value,
+            FloatTy::F32 => f64::from(value as f32),
+        }
+    }
+}
+
 /// A comparison between two floats, giving a boolean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Cmp {
@@ -250,12 +278,26 @@ pub struct Graph {
     spans: Vec<Span>,
     memo: HashMap<Node, Id>,
     callees: Vec<String>,
+    float: FloatTy,
 }
 
 impl Graph {
-    /// An empty graph.
+    /// An empty graph of `f64`s.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty graph of floats of type `float`.
+    pub fn of(float: FloatTy) -> Self {
+        Graph {
+            float,
+            ..Self::default()
+        }
+    }
+
+    /// The float type of the graph's values.
+    pub fn float(&self) -> FloatTy {
+        self.float
     }
 
     /// The nodes, in id order (a topological order).

@@ -54,8 +54,8 @@ impl Differentiated {
 /// Runs lower, check and differentiate on a function with the given attribute arguments.
 pub fn differentiate(attr: &TokenStream, item: &ItemFn) -> Result<Differentiated, Error> {
     let mut diags = error::Diagnostics::default();
-    let params = check::check(attr, item, &mut diags);
-    let function = lower::lower(item, params, &mut diags);
+    let (params, float) = check::check(attr, item, &mut diags);
+    let function = lower::lower(item, params, float, &mut diags);
     diags.finish()?;
     let function = function.ok_or_else(|| {
         Error::new(

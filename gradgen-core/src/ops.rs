@@ -3,7 +3,7 @@
 //! One table serves lowering (which names a user may write), emission (which name a node is
 //! written back as) and the error messages (which names to suggest).
 
-use crate::ir::Op;
+use crate::ir::{FloatTy, Op};
 
 /// A float method that a body may call as `x.name(args)` or `f64::name(x, args)`.
 #[derive(Clone, Copy, Debug)]
@@ -131,50 +131,67 @@ pub struct Constant {
 /// The constant named by a path's segments, in any of the forms a user may write: `PI`
 /// (imported), `consts::PI`, `f64::consts::PI`, `std::f64::consts::PI`,
 /// `core::f64::consts::PI`, and `f64::EPSILON` for the associated constants.
-pub fn constant(segments: &[String]) -> Option<Constant> {
+pub fn constant(segments: &[String], float: FloatTy) -> Option<Constant> {
     let (last, prefix) = segments.split_last()?;
     let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    let ty = float.name();
     let short = matches!(prefix.as_slice(), [] | ["consts"]);
-    let full = matches!(
-        prefix.as_slice(),
-        ["f64", "consts"] | ["std" | "core", "f64", "consts"]
-    );
+    let full = match prefix.as_slice() {
+        [t, "consts"] | ["std" | "core", t, "consts"] => *t == ty,
+        _ => false,
+    };
     let named = CONSTS
         .iter()
         .find(|(n, _)| n == last)
         .filter(|_| short || full);
     if let Some(&(_, value)) = named {
-        return Some(Constant { value, short });
+        return Some(Constant {
+            value: float.round(value),
+            short,
+        });
     }
-    let is_assoc = matches!(
-        prefix.as_slice(),
-        ["f64"] | ["std" | "core", "primitive", "f64"]
-    );
+    let is_assoc = match prefix.as_slice() {
+        [t] | ["std" | "core", "primitive", t] => *t == ty,
+        _ => false,
+    };
     let assoc = ASSOCIATED
         .iter()
         .find(|(n, _)| n == last)
         .filter(|_| is_assoc);
     assoc.map(|&(_, value)| Constant {
-        value,
+        value: associated(float, last, value),
         short: false,
     })
 }
 
-/// The name in `core::f64::consts` whose value has exactly these bits, for readable emitted
-/// code (and so that clippy's `approx_constant` lint never sees a spelled-out π).
-pub fn constant_name(value: f64) -> Option<&'static str> {
-    CONSTS
-        .iter()
-        .find(|(_, v)| v.to_bits() == value.to_bits())
-        .map(|&(n, _)| n)
+/// The associated constant `name` of the float type: `f32::EPSILON` is not `f64::EPSILON`
+/// rounded.
+fn associated(float: FloatTy, name: &str, f64_value: f64) -> f64 {
+    let f32_value = match name {
+        "EPSILON" => f32::EPSILON,
+        "MAX" => f32::MAX,
+        "MIN" => f32::MIN,
+        "MIN_POSITIVE" => f32::MIN_POSITIVE,
+        _ => return float.round(f64_value),
+    };
+    match float {
+        FloatTy::F64 => f64_value,
+        FloatTy::F32 => f64::from(f32_value),
+    }
+}
+
+/// The name in `core::f64::consts` (or `f32`) whose value is exactly `value`, for readable
+/// emitted code (and so that clippy's `approx_constant` lint never sees a spelled-out π).
+pub fn constant_name(value: f64, float: FloatTy) -> Option<&'static str> {
+    let same = |c: f64| float.round(c).to_bits() == value.to_bits();
+    CONSTS.iter().find(|(_, c)| same(*c)).map(|&(n, _)| n)
 }
 
 /// Whether `value` is close to a named constant without being it: clippy's `approx_constant`
 /// lint would fire on the literal, so the emitted function allows that lint.
-pub fn near_constant(value: f64) -> bool {
-    CONSTS
-        .iter()
-        .any(|&(_, c)| value != c && ((value - c) / c).abs() < 1e-4)
+pub fn near_constant(value: f64, float: FloatTy) -> bool {
+    let near = |c: f64| value != float.round(c) && ((value - c) / c).abs() < 1e-4;
+    CONSTS.iter().any(|&(_, c)| near(c))
 }
 
 #[cfg(test)]
@@ -187,7 +204,7 @@ mod tests {
 
     #[test]
     fn constants_in_every_path_form() {
-        let value = |form: &str| constant(&path(form)).map(|c| c.value);
+        let value = |form: &str| constant(&path(form), FloatTy::F64).map(|c| c.value);
         let pi = Some(std::f64::consts::PI);
         for form in [
             "PI",
@@ -205,9 +222,16 @@ mod tests {
 
     #[test]
     fn short_forms_are_marked_for_a_compile_time_check() {
-        assert!(constant(&path("PI")).is_some_and(|c| c.short));
-        assert!(constant(&path("consts::PI")).is_some_and(|c| c.short));
-        assert!(constant(&path("std::f64::consts::PI")).is_some_and(|c| !c.short));
+        let f64_constant = |form: &str| constant(&path(form), FloatTy::F64);
+        assert!(f64_constant("PI").is_some_and(|c| c.short));
+        assert!(f64_constant("consts::PI").is_some_and(|c| c.short));
+        assert!(f64_constant("std::f64::consts::PI").is_some_and(|c| !c.short));
+        assert!(f64_constant("std::f32::consts::PI").is_none());
+        let f32_pi = constant(&path("std::f32::consts::PI"), FloatTy::F32);
+        assert_eq!(
+            f32_pi.map(|c| c.value),
+            Some(f64::from(std::f32::consts::PI))
+        );
     }
 
     #[test]

@@ -137,6 +137,7 @@ impl<'g> Builder<'g> {
 
     /// A constant node.
     pub fn constant(&mut self, value: f64) -> Id {
+        let value = self.graph.float().round(value);
         self.raw(Op::Const(Const::new(value)), vec![])
     }
 
@@ -271,6 +272,11 @@ fn fold_constants(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
         .iter()
         .map(|&a| b.constant_of(a))
         .collect::<Option<_>>()?;
+    // In `f32`, an `f64` `+ - * /` or `sqrt` rounded to `f32` is the `f32` result (53 bits are
+    // more than twice 24 plus 2); a fused multiply-add is not, so it is left to run time.
+    if op == Op::MulAdd && b.graph.float() == crate::ir::FloatTy::F32 {
+        return None;
+    }
     let value = eval_exact(op, &c)?;
     Some(Rewrite::To(b.constant(value)))
 }

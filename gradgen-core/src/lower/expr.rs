@@ -74,31 +74,50 @@ impl Lower<'_> {
     }
 
     fn literal(&mut self, lit: &Lit) -> Option<Value> {
+        let float = self.b.graph().float();
         match lit {
-            Lit::Float(f) if matches!(f.suffix(), "" | "f64") => match f.base10_parse::<f64>() {
-                Ok(v) => Some(Value::Float(self.constant_at(v, f.span()))),
-                Err(e) => self.report(Place::of(&f), e.to_string()),
-            },
-            Lit::Float(f) => {
-                let msg = format!("`{}` literals are not supported; use `f64`", f.suffix());
-                self.report(Place::of(&f), msg)
+            Lit::Float(f) => self.float_literal(f.suffix(), f.base10_digits(), f),
+            Lit::Int(i) if matches!(i.suffix(), "f64" | "f32") => {
+                self.float_literal(i.suffix(), i.base10_digits(), i)
             }
-            Lit::Int(i) if i.suffix() == "f64" => match i.base10_parse::<f64>() {
-                Ok(v) => Some(Value::Float(self.constant_at(v, i.span()))),
-                Err(e) => self.report(Place::of(&i), e.to_string()),
-            },
             Lit::Int(i) => match i.base10_parse::<i64>() {
                 Ok(v) => Some(Value::Int(v, i.span())),
                 Err(e) => self.report(Place::of(&i), e.to_string()),
             },
             Lit::Bool(b) => Some(Value::Bool(b.value)),
             other => {
-                let msg = format!(
-                    "the literal `{}` is not a number",
-                    crate::check::text(other)
-                );
+                let text = crate::check::text(other);
+                let msg = format!("the literal `{text}` is not a number of `{}`", float.name());
                 self.report(Place::of(&other), msg)
             }
+        }
+    }
+
+    /// A float literal, read straight to the function's float type (an `f32` literal is not
+    /// rounded twice, through `f64`).
+    fn float_literal(
+        &mut self,
+        suffix: &str,
+        digits: &str,
+        at: &dyn quote::ToTokens,
+    ) -> Option<Value> {
+        let float = self.b.graph().float();
+        if !suffix.is_empty() && suffix != float.name() {
+            let msg = format!(
+                "a `{suffix}` literal in a function of `{}`: a `#[grad]` function computes in one \
+                 float type",
+                float.name()
+            );
+            return self.report(Place::of(at), msg);
+        }
+        let value = match float {
+            crate::ir::FloatTy::F64 => digits.parse::<f64>().ok(),
+            crate::ir::FloatTy::F32 => digits.parse::<f32>().ok().map(f64::from),
+        };
+        let span = Place::of(at).start;
+        match value {
+            Some(v) => Some(Value::Float(self.constant_at(v, span))),
+            None => self.report(span, format!("`{digits}` is not a number")),
         }
     }
 
@@ -121,7 +140,8 @@ impl Lower<'_> {
                 return binding;
             }
         }
-        if let Some(constant) = plain.then(|| ops::constant(&segments)).flatten() {
+        let float = self.b.graph().float();
+        if let Some(constant) = plain.then(|| ops::constant(&segments, float)).flatten() {
             if constant.short {
                 self.assumptions.push((path.clone(), constant.value));
             }
@@ -285,17 +305,18 @@ impl Lower<'_> {
     fn cast(&mut self, c: &syn::ExprCast) -> Option<Value> {
         let value = self.expr(&c.expr)?;
         let target = crate::check::text(&c.ty);
+        let same_float = crate::check::float_type(&c.ty) == Some(self.b.graph().float());
         let to_int = matches!(
             target.as_str(),
             "usize" | "isize" | "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"
         );
         match value {
-            Value::Int(v, span) if crate::check::is_f64(&c.ty) => {
+            Value::Int(v, span) if same_float => {
                 // Integers below 2^53 convert exactly, as `as f64` does at run time.
                 Some(Value::Float(self.constant_at(v as f64, span)))
             }
             Value::Int(v, span) if to_int => Some(Value::Int(v, span)),
-            Value::Float(id) if crate::check::is_f64(&c.ty) => Some(Value::Float(id)),
+            Value::Float(id) if same_float => Some(Value::Float(id)),
             other => {
                 let msg = format!(
                     "`as {target}` on {} is not supported; gradgen supports `as f64` on integers \
@@ -394,7 +415,7 @@ impl Lower<'_> {
             .collect::<Vec<_>>()
             .as_slice()
         {
-            ["f64", name] if p.qself.is_none() => {
+            [ty, name] if p.qself.is_none() && *ty == self.b.graph().float().name() => {
                 self.apply(name, call.func.span(), call.span(), args)
             }
             [name] if p.qself.is_none() && p.path.leading_colon.is_none() => {

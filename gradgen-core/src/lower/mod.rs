@@ -36,7 +36,7 @@ use syn::{Block, Expr, ItemFn, Local, Pat, Stmt};
 
 use crate::check::Param;
 use crate::error::{Diagnostics, Place};
-use crate::ir::{Graph, Id, Op};
+use crate::ir::{FloatTy, Graph, Id, Op};
 use crate::simplify::Builder;
 
 pub use value::Value;
@@ -99,8 +99,13 @@ impl Function {
 }
 
 /// Lowers the body of `item` with its checked `params`; `None` if anything was reported.
-pub fn lower(item: &ItemFn, params: Vec<Param>, diags: &mut Diagnostics) -> Option<Function> {
-    let mut graph = Graph::new();
+pub fn lower(
+    item: &ItemFn,
+    params: Vec<Param>,
+    float: FloatTy,
+    diags: &mut Diagnostics,
+) -> Option<Function> {
+    let mut graph = Graph::of(float);
     let mut lower = Lower {
         b: Builder::new(&mut graph),
         scopes: vec![Vec::new()],
@@ -109,6 +114,8 @@ pub fn lower(item: &ItemFn, params: Vec<Param>, diags: &mut Diagnostics) -> Opti
         diags,
         depth: 0,
         unrolled: 0,
+        returns_float: matches!(&item.sig.output, syn::ReturnType::Type(_, t)
+            if crate::check::float_type(t).is_some()),
         returned: None,
         path: Vec::new(),
         conditional_returns: Vec::new(),
@@ -153,6 +160,8 @@ struct Lower<'a> {
     assumptions: Vec<(syn::ExprPath, f64)>,
     diags: &'a mut Diagnostics,
     depth: usize,
+    /// Whether the signature declares a float result; if not, that was reported already.
+    returns_float: bool,
     /// Loop iterations unrolled so far, against [`MAX_UNROLLED_ITERATIONS`].
     unrolled: usize,
     /// The value of a `return` that has run; once set, the rest of the body is skipped.
@@ -259,6 +268,8 @@ impl Lower<'_> {
         match value? {
             Value::Float(id) => Some(id),
             Value::Int(v, span) => self.float_needed(v, span),
+            // A return type the signature check rejected was reported there.
+            _ if !self.returns_float => None,
             other => {
                 let msg = format!("the function returns {}, not an `f64`", other.kind());
                 self.report(Place::of(&block), msg).and(None)
