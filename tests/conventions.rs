@@ -1,27 +1,15 @@
 //! One test per row of the conventions table of DESIGN.md: what gradgen gives at the points
 //! where a derivative is not unique, or where the textbook formula would be NaN. (`if`/`else`
-//! is not supported yet and has no test here.)
+//! has its own tests, in `branches.rs`.)
 
+mod common;
+
+use common::ops::*;
 use gradgen::grad;
-
-#[grad]
-fn abs(x: f64) -> f64 {
-    x.abs()
-}
 
 #[grad]
 fn abs_diff(x: f64, y: f64) -> f64 {
     (x - y).abs()
-}
-
-#[grad]
-fn max(x: f64, y: f64) -> f64 {
-    x.max(y)
-}
-
-#[grad]
-fn min(x: f64, y: f64) -> f64 {
-    x.min(y)
 }
 
 #[grad]
@@ -35,93 +23,13 @@ fn min_const(x: f64) -> f64 {
 }
 
 #[grad]
-fn clamp_const(x: f64) -> f64 {
-    x.clamp(-1.0, 2.0)
-}
-
-#[grad]
-fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
-    x.clamp(lo, hi)
-}
-
-#[grad]
-fn sqrt(x: f64) -> f64 {
-    x.sqrt()
-}
-
-#[grad]
-fn powf_2_5(x: f64) -> f64 {
-    x.powf(2.5)
-}
-
-#[grad]
-fn powf_1(x: f64) -> f64 {
-    x.powf(1.0)
-}
-
-#[grad]
-fn powf_0_5(x: f64) -> f64 {
-    x.powf(0.5)
-}
-
-#[grad]
-fn powf_3(x: f64) -> f64 {
-    x.powf(3.0)
-}
-
-#[grad]
-fn powf(x: f64, y: f64) -> f64 {
-    x.powf(y)
-}
-
-#[grad]
-fn powi_0(x: f64) -> f64 {
-    x.powi(0)
-}
-
-#[grad]
 fn powi_0_of_ln(x: f64) -> f64 {
     x.ln().powi(0)
 }
 
 #[grad]
-fn hypot(x: f64, y: f64) -> f64 {
-    x.hypot(y)
-}
-
-#[grad]
-fn tanh(x: f64) -> f64 {
-    x.tanh()
-}
-
-#[grad]
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
-}
-
-#[grad]
-fn floor(x: f64) -> f64 {
-    x.floor()
-}
-
-#[grad]
-fn ceil(x: f64) -> f64 {
-    x.ceil()
-}
-
-#[grad]
-fn round(x: f64) -> f64 {
-    x.round()
-}
-
-#[grad]
-fn trunc(x: f64) -> f64 {
-    x.trunc()
-}
-
-#[grad]
-fn signum(x: f64) -> f64 {
-    x.signum()
 }
 
 #[test]

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::ops::*;
+
 use std::f64::consts::{E, FRAC_PI_2, PI};
 
 use common::numeric::{
@@ -213,11 +215,6 @@ fn cosh(x: f64) -> f64 {
 }
 
 #[grad]
-fn tanh(x: f64) -> f64 {
-    x.tanh()
-}
-
-#[grad]
 fn asinh(x: f64) -> f64 {
     x.asinh()
 }
@@ -422,11 +419,6 @@ fn rule_log() {
 // Powers and roots
 
 #[grad]
-fn sqrt(x: f64) -> f64 {
-    x.sqrt()
-}
-
-#[grad]
 fn cbrt(x: f64) -> f64 {
     x.cbrt()
 }
@@ -434,11 +426,6 @@ fn cbrt(x: f64) -> f64 {
 #[grad]
 fn recip(x: f64) -> f64 {
     x.recip()
-}
-
-#[grad]
-fn powi_0(x: f64) -> f64 {
-    x.powi(0)
 }
 
 #[grad]
@@ -477,23 +464,8 @@ fn powi_m3(x: f64) -> f64 {
 }
 
 #[grad]
-fn powf_2_5(x: f64) -> f64 {
-    x.powf(2.5)
-}
-
-#[grad]
-fn powf_0_5(x: f64) -> f64 {
-    x.powf(0.5)
-}
-
-#[grad]
 fn powf_m1_5(x: f64) -> f64 {
     x.powf(-1.5)
-}
-
-#[grad]
-fn powf_1(x: f64) -> f64 {
-    x.powf(1.0)
 }
 
 #[grad]
@@ -502,18 +474,8 @@ fn powf_0(x: f64) -> f64 {
 }
 
 #[grad]
-fn powf_3(x: f64) -> f64 {
-    x.powf(3.0)
-}
-
-#[grad]
 fn powf_m2(x: f64) -> f64 {
     x.powf(-2.0)
-}
-
-#[grad]
-fn powf(x: f64, y: f64) -> f64 {
-    x.powf(y)
 }
 
 #[test]
@@ -644,36 +606,6 @@ fn rule_powf() {
 // ---------------------------------------------------------------------------------------
 // Kinks: abs, hypot, max, min, clamp
 
-#[grad]
-fn abs(x: f64) -> f64 {
-    x.abs()
-}
-
-#[grad]
-fn hypot(x: f64, y: f64) -> f64 {
-    x.hypot(y)
-}
-
-#[grad]
-fn max(x: f64, y: f64) -> f64 {
-    x.max(y)
-}
-
-#[grad]
-fn min(x: f64, y: f64) -> f64 {
-    x.min(y)
-}
-
-#[grad]
-fn clamp_const(x: f64) -> f64 {
-    x.clamp(-1.0, 2.0)
-}
-
-#[grad]
-fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
-    x.clamp(lo, hi)
-}
-
 #[test]
 fn rule_abs() {
     let rule = unary("abs", abs_grad, abs, dual::abs).kinks(|[x]| x == 0.0);
@@ -747,31 +679,6 @@ fn rule_clamp() {
 #[grad]
 fn mul_add(x: f64, y: f64, z: f64) -> f64 {
     x.mul_add(y, z)
-}
-
-#[grad]
-fn floor(x: f64) -> f64 {
-    x.floor()
-}
-
-#[grad]
-fn ceil(x: f64) -> f64 {
-    x.ceil()
-}
-
-#[grad]
-fn round(x: f64) -> f64 {
-    x.round()
-}
-
-#[grad]
-fn trunc(x: f64) -> f64 {
-    x.trunc()
-}
-
-#[grad]
-fn signum(x: f64) -> f64 {
-    x.signum()
 }
 
 #[test]

@@ -53,6 +53,23 @@ fn random_matrix<const R: usize, const C: usize>(rng: &mut fastrand::Rng) -> [[f
     std::array::from_fn(|_| std::array::from_fn(|_| (2.0 * rng.f64() - 1.0) * scale))
 }
 
+/// Appends the entries of a matrix, row by row.
+fn push_matrix<const R: usize, const C: usize>(p: &mut Vec<f64>, m: &[[f64; C]; R]) {
+    p.extend(m.iter().flatten());
+}
+
+/// The next `R × C` values, row by row, as a matrix (zeros once they run out).
+fn read_matrix<const R: usize, const C: usize>(
+    it: &mut impl Iterator<Item = f64>,
+) -> [[f64; C]; R] {
+    std::array::from_fn(|_| read_vector(it))
+}
+
+/// The next `N` values (zeros once they run out).
+fn read_vector<const N: usize>(it: &mut impl Iterator<Item = f64>) -> [f64; N] {
+    std::array::from_fn(|_| it.next().unwrap_or(0.0))
+}
+
 /// `tanh(W·x + b)`.
 fn layer<const R: usize, const C: usize>(
     w: &[[f64; C]; R],
@@ -193,20 +210,18 @@ macro_rules! mlp {
             }
 
             fn parameters(&self) -> Vec<f64> {
-                let mut p: Vec<f64> = self.w1.iter().flatten().copied().collect();
+                let mut p = Vec::new();
+                push_matrix(&mut p, &self.w1);
                 p.extend(self.b1);
-                p.extend(self.w2.iter().flatten());
+                push_matrix(&mut p, &self.w2);
                 p.extend(self.b2);
                 p
             }
 
             fn with_parameters(&self, p: &[f64]) -> Self {
-                let mut it = p.iter().copied();
-                let mut next = || it.next().unwrap_or(0.0);
-                let w1 = std::array::from_fn(|_| std::array::from_fn(|_| next()));
-                let b1 = std::array::from_fn(|_| next());
-                let w2 = std::array::from_fn(|_| std::array::from_fn(|_| next()));
-                let b2 = std::array::from_fn(|_| next());
+                let it = &mut p.iter().copied();
+                let (w1, b1) = (read_matrix(it), read_vector(it));
+                let (w2, b2) = (read_matrix(it), read_vector(it));
                 Mlp { w1, b1, w2, b2 }
             }
         }
@@ -369,26 +384,22 @@ macro_rules! skip {
             }
 
             fn parameters(&self) -> Vec<f64> {
-                let mut p: Vec<f64> = self.w1.iter().flatten().copied().collect();
+                let mut p = Vec::new();
+                push_matrix(&mut p, &self.w1);
                 p.extend(self.b1);
-                p.extend(self.w2.iter().flatten());
+                push_matrix(&mut p, &self.w2);
                 p.extend(self.b2);
-                p.extend(self.w3.iter().flatten());
-                p.extend(self.s.iter().flatten());
+                push_matrix(&mut p, &self.w3);
+                push_matrix(&mut p, &self.s);
                 p.extend(self.b3);
                 p
             }
 
             fn with_parameters(&self, p: &[f64]) -> Self {
-                let mut it = p.iter().copied();
-                let mut next = || it.next().unwrap_or(0.0);
-                let w1 = std::array::from_fn(|_| std::array::from_fn(|_| next()));
-                let b1 = std::array::from_fn(|_| next());
-                let w2 = std::array::from_fn(|_| std::array::from_fn(|_| next()));
-                let b2 = std::array::from_fn(|_| next());
-                let w3 = std::array::from_fn(|_| std::array::from_fn(|_| next()));
-                let s = std::array::from_fn(|_| std::array::from_fn(|_| next()));
-                let b3 = std::array::from_fn(|_| next());
+                let it = &mut p.iter().copied();
+                let (w1, b1) = (read_matrix(it), read_vector(it));
+                let (w2, b2) = (read_matrix(it), read_vector(it));
+                let (w3, s, b3) = (read_matrix(it), read_matrix(it), read_vector(it));
                 Skip {
                     w1,
                     b1,

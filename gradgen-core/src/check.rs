@@ -237,46 +237,30 @@ fn check_return(sig: &syn::Signature, diags: &mut Diagnostics) -> Option<FloatTy
 /// The float type `ty` names: `f64` or `f32`, written plainly, as `std::primitive::f64`, or in
 /// parentheses.
 pub fn float_type(ty: &Type) -> Option<FloatTy> {
-    if is_f64(ty) {
-        return Some(FloatTy::F64);
+    let p = match ty {
+        Type::Paren(inner) => return float_type(&inner.elem),
+        Type::Group(inner) => return float_type(&inner.elem),
+        Type::Path(p) if p.qself.is_none() => p,
+        _ => return None,
+    };
+    let segments = plain_segments(&p.path)?;
+    let names: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match names.as_slice() {
+        ["f64"] | ["std" | "core", "primitive", "f64"] => Some(FloatTy::F64),
+        ["f32"] | ["std" | "core", "primitive", "f32"] => Some(FloatTy::F32),
+        _ => None,
     }
-    let Type::Path(p) = ty else { return None };
-    let names: Vec<String> = p
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let plain = p.qself.is_none() && p.path.segments.iter().all(|s| s.arguments.is_none());
-    let f32 = matches!(
-        names.as_slice(),
-        ["f32"] | ["std" | "core", "primitive", "f32"]
-    );
-    (plain && f32).then_some(FloatTy::F32)
 }
 
-/// Whether `ty` is `f64`, written plainly, as `std::primitive::f64`, or in parentheses.
+/// Whether `ty` is `f64`.
 pub fn is_f64(ty: &Type) -> bool {
-    let p = match ty {
-        Type::Paren(inner) => return is_f64(&inner.elem),
-        Type::Group(inner) => return is_f64(&inner.elem),
-        Type::Path(p) if p.qself.is_none() => p,
-        _ => return false,
-    };
-    let segments: Vec<String> = p
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
-    let plain = p.path.segments.iter().all(|s| s.arguments.is_none());
-    let names: Vec<&str> = segments.iter().map(String::as_str).collect();
-    plain
-        && matches!(
-            names.as_slice(),
-            ["f64"] | ["std" | "core", "primitive", "f64"]
-        )
+    float_type(ty) == Some(FloatTy::F64)
+}
+
+/// The names of a path's segments, `None` if any has generic arguments (`Vec::<f64>::new`).
+pub fn plain_segments(path: &syn::Path) -> Option<Vec<String>> {
+    let plain = path.segments.iter().all(|s| s.arguments.is_none());
+    plain.then(|| path.segments.iter().map(|s| s.ident.to_string()).collect())
 }
 
 /// The tokens of `node` as the user wrote them, for quoting in a message: the token stream's

@@ -127,14 +127,8 @@ impl Lower<'_> {
     }
 
     fn path(&mut self, path: &syn::ExprPath) -> Option<Value> {
-        let segments: Vec<String> = path
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
-        let plain =
-            path.qself.is_none() && path.path.segments.iter().all(|s| s.arguments.is_none());
+        let segments = crate::check::plain_segments(&path.path).unwrap_or_default();
+        let plain = path.qself.is_none() && !segments.is_empty();
         if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
             if let Some(binding) = self.lookup(&segments[0]) {
                 return binding;
@@ -403,12 +397,7 @@ impl Lower<'_> {
                 return None;
             }
         }
-        let segments: Vec<String> = p
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
+        let segments = crate::check::plain_segments(&p.path).unwrap_or_default();
         match segments
             .iter()
             .map(String::as_str)
