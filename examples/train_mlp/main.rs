@@ -16,6 +16,7 @@ mod data;
 mod net;
 mod train;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use train::{Options, Report};
@@ -38,8 +39,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         Ok(r) => {
-            let (first, last) = (r.first_loss, r.final_loss);
-            println!("mean loss {first:.4} before training, {last:.4} in the last epoch; train accuracy {:.3}", r.train_accuracy);
+            let (first, last, train) = (r.first_loss, r.final_loss, r.train_accuracy);
+            // A closed pipe (`| head`) is no reason to fail.
+            let _ = writeln!(
+                std::io::stdout(),
+                "mean loss {first:.4} before training, {last:.4} in the last epoch; train accuracy {train:.3}"
+            );
             ExitCode::SUCCESS
         }
         Err(message) => {

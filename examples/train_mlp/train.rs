@@ -28,7 +28,7 @@ impl Default for Options {
             file: None,
             arch: "mlp".into(),
             hidden: 8,
-            epochs: 200,
+            epochs: 100,
             learning_rate: 0.05,
             batch: 8,
             seed: 7,
@@ -43,7 +43,7 @@ usage: train_mlp [options]
   --file PATH     read the data set from PATH instead of examples/data
   --arch NAME     mlp (default: one tanh layer) or skip (two layers and a skip connection)
   --hidden N      hidden units: 8 (default) or 16 for iris, 16 for breast-cancer, 32 for digits
-  --epochs N      passes over the training set (default 200)
+  --epochs N      passes over the training set (default 100)
   --lr RATE       learning rate (default 0.05)
   --batch N       mini-batch size (default 8)
   --seed N        seed of the split, the initial weights and the shuffles (default 7)";
@@ -153,7 +153,7 @@ fn train_on<const I: usize, const O: usize, N: Network<I, O>>(
         let started = Instant::now();
         final_loss = epoch_of_training(&mut net, &train, &order, o);
         spent += started.elapsed();
-        if epoch == 1 || epoch % (o.epochs / 10).max(1) == 0 || epoch == o.epochs {
+        {
             say(
                 out,
                 format!(
