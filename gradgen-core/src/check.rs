@@ -19,8 +19,9 @@ use crate::error::{Diagnostics, Place};
 use crate::ir::FloatTy;
 
 const PARAM_HELP: &str =
-    "parameters must be `f64` (or `f32`), arrays of them with literal lengths such as \
-     `[f64; 3]`, or references to such arrays";
+    "parameters must be `f64` (or `f32`), integers or `bool` (which are data, never \
+     differentiated), arrays of these with literal lengths such as `[f64; 3]`, or references to \
+     such arrays";
 
 /// A checked parameter.
 #[derive(Clone, Debug)]
@@ -28,10 +29,21 @@ pub struct Param {
     pub ident: Ident,
     /// The array lengths from the outside in: `[]` for `f64`, `[8, 4]` for `[[f64; 4]; 8]`.
     pub shape: Vec<usize>,
+    /// What its scalars are.
+    pub kind: Kind,
     /// Whether the gradient includes this parameter.
     pub differentiated: bool,
     /// Whether the parameter was declared `mut`.
     pub mutable: bool,
+}
+
+/// What the scalars of a parameter are. Integers and booleans are data: never differentiated,
+/// read in conditions and converted with `as f64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Float(FloatTy),
+    Int,
+    Bool,
 }
 
 impl Param {
@@ -96,8 +108,9 @@ fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param
         FnArg::Typed(typed) => typed,
     };
     let shape = match shape(&typed.ty, true) {
-        Some((shape, found)) if found == float => Some(shape),
-        Some((_, found)) => {
+        Some((shape, Kind::Float(found))) if found == float => Some((shape, Kind::Float(found))),
+        Some((shape, kind @ (Kind::Int | Kind::Bool))) => Some((shape, kind)),
+        Some((_, Kind::Float(found))) => {
             let msg = format!(
                 "this parameter is of `{}` but the function returns `{}`; a `#[grad]` function \
                  computes in one float type",
@@ -117,12 +130,16 @@ fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param
         }
     };
     match &*typed.pat {
-        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(Param {
-            ident: p.ident.clone(),
-            shape: shape?,
-            differentiated: true,
-            mutable: p.mutability.is_some(),
-        }),
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+            let (shape, kind) = shape?;
+            Some(Param {
+                ident: p.ident.clone(),
+                shape,
+                kind,
+                differentiated: matches!(kind, Kind::Float(_)),
+                mutable: p.mutability.is_some(),
+            })
+        }
         other => {
             let msg = format!(
                 "parameter pattern `{}` is not supported; name each parameter",
@@ -135,7 +152,7 @@ fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param
 }
 
 /// The array lengths of a parameter type, `None` if the type is not supported.
-fn shape(ty: &Type, outermost: bool) -> Option<(Vec<usize>, FloatTy)> {
+fn shape(ty: &Type, outermost: bool) -> Option<(Vec<usize>, Kind)> {
     match ty {
         Type::Paren(inner) => shape(&inner.elem, outermost),
         Type::Group(inner) => shape(&inner.elem, outermost),
@@ -150,8 +167,30 @@ fn shape(ty: &Type, outermost: bool) -> Option<(Vec<usize>, FloatTy)> {
             inner.insert(0, len);
             Some((inner, float))
         }
-        _ => float_type(ty).map(|float| (Vec::new(), float)),
+        _ => scalar_kind(ty).map(|kind| (Vec::new(), kind)),
     }
+}
+
+/// The kind of a scalar type: a float, an integer type, or `bool`.
+fn scalar_kind(ty: &Type) -> Option<Kind> {
+    if let Some(float) = float_type(ty) {
+        return Some(Kind::Float(float));
+    }
+    let Type::Path(p) = ty else { return None };
+    let name = p.path.get_ident()?.to_string();
+    match name.as_str() {
+        "bool" => Some(Kind::Bool),
+        n if is_integer_type(n) => Some(Kind::Int),
+        _ => None,
+    }
+}
+
+/// Whether `name` is a primitive integer type.
+pub fn is_integer_type(name: &str) -> bool {
+    matches!(
+        name,
+        "usize" | "isize" | "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64"
+    )
 }
 
 fn literal_length(expr: &Expr) -> Option<usize> {
@@ -204,10 +243,16 @@ fn apply_wrt(wrt: &[Ident], params: &mut [Param], diags: &mut Diagnostics) {
                 name.span(),
                 format!("`{name}` is not a parameter of the function"),
             );
+        } else if params
+            .iter()
+            .any(|p| p.ident == *name && !matches!(p.kind, Kind::Float(_)))
+        {
+            let msg = format!("`{name}` is an integer or boolean parameter: it has no gradient");
+            diags.report(name.span(), msg);
         }
     }
     for p in params.iter_mut() {
-        p.differentiated = seen.contains(&p.ident.to_string());
+        p.differentiated = seen.contains(&p.ident.to_string()) && matches!(p.kind, Kind::Float(_));
     }
 }
 

@@ -121,7 +121,7 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
     let y = node.args.get(1).copied().unwrap_or(v);
     let z = node.args.get(2).copied().unwrap_or(v);
     match node.op {
-        Op::Param(_) | Op::Const(_) => vec![],
+        Op::Param(_) | Op::Const(_) | Op::Int(_) | Op::IntToFloat => vec![],
         Op::Cmp(_) | Op::And | Op::Or | Op::Not => vec![],
         Op::Floor | Op::Ceil | Op::Round | Op::Trunc | Op::Signum => vec![],
         Op::Add => vec![plus(x, a), plus(y, a)],

@@ -52,6 +52,7 @@ enum Prec {
     Cmp,
     Add,
     Mul,
+    Cast,
     Neg,
     Atom,
 }
@@ -326,7 +327,26 @@ impl<'a> Plan<'a> {
             }
             Op::Cmp(cmp) => {
                 let symbol: TokenStream = cmp.symbol().parse().unwrap_or_default();
-                binary(symbol, arg(0, Prec::Add), arg(1, Prec::Add), Prec::Cmp)
+                // `n as f64 < x` would read `f64<` as the start of generic arguments.
+                let cast_left = self.graph.op(node.args[0]) == Op::IntToFloat;
+                let left = if cast_left {
+                    arg(0, Prec::Atom)
+                } else {
+                    arg(0, Prec::Add)
+                };
+                binary(symbol, left, arg(1, Prec::Add), Prec::Cmp)
+            }
+            Op::Int(v) => {
+                let magnitude = proc_macro2::Literal::u64_unsuffixed(v.unsigned_abs());
+                if v < 0 {
+                    (quote!(-#magnitude), Prec::Neg)
+                } else {
+                    (quote!(#magnitude), Prec::Atom)
+                }
+            }
+            Op::IntToFloat => {
+                let x = arg(0, Prec::Neg);
+                (quote!(#x as #ty), Prec::Cast)
             }
             Op::And => binary(quote!(&&), arg(0, Prec::And), arg(1, Prec::Cmp), Prec::And),
             Op::Or => binary(quote!(||), arg(0, Prec::Or), arg(1, Prec::And), Prec::Or),
@@ -368,12 +388,21 @@ impl<'a> Plan<'a> {
     /// The inside of an arm of the select `id`: the statements only this arm needs, then its
     /// value.
     fn arm(&self, id: Id, then: bool, value: Id) -> TokenStream {
-        let statements = self.blocks.get(&Home::Arm(id, then)).map(Vec::as_slice);
-        let lets = statements
-            .unwrap_or_default()
-            .iter()
-            .map(|&s| self.statement(s, true));
-        let value = self.operand(value, Prec::If);
+        let mut statements = self
+            .blocks
+            .get(&Home::Arm(id, then))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        // `let s = ...; s` is clippy's `let_and_return`: an arm's value that is its last
+        // statement is written as the arm's expression instead.
+        let is_call = matches!(self.graph.op(value), Op::Call { .. });
+        let value = if statements.last() == Some(&value) && !is_call {
+            statements = &statements[..statements.len() - 1];
+            self.expression(value).0
+        } else {
+            self.operand(value, Prec::If)
+        };
+        let lets = statements.iter().map(|&s| self.statement(s, true));
         quote!(#(#lets)* #value)
     }
 
@@ -580,7 +609,10 @@ fn choose_statements(
     let mut depth: BTreeMap<Id, usize> = BTreeMap::new();
     for &id in live {
         let node = graph.node(id);
-        if matches!(node.op, Op::Param(_) | Op::Const(_) | Op::CallGrad { .. }) {
+        if matches!(
+            node.op,
+            Op::Param(_) | Op::Const(_) | Op::Int(_) | Op::CallGrad { .. }
+        ) {
             continue;
         }
         let nested = node

@@ -16,6 +16,8 @@ pub fn evaluate(graph: &Graph, params: &[f64]) -> Vec<f64> {
         let v = match node.op {
             Op::Param(i) => params.get(i as usize).copied().unwrap_or(f64::NAN),
             Op::Const(c) => c.get(),
+            Op::Int(v) => v as f64,
+            Op::IntToFloat => arg(0),
             Op::Cmp(cmp) => f64::from(u8::from(cmp.eval(arg(0), arg(1)))),
             Op::And => f64::from(u8::from(arg(0) != 0.0 && arg(1) != 0.0)),
             Op::Or => f64::from(u8::from(arg(0) != 0.0 || arg(1) != 0.0)),

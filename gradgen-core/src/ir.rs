@@ -153,6 +153,10 @@ pub enum Op {
     Param(u32),
     /// A float constant.
     Const(Const),
+    /// An integer constant, compared with an integer parameter.
+    Int(i64),
+    /// `n as f64` (or `f32`) of an integer node.
+    IntToFloat,
     Add,
     Sub,
     Mul,
@@ -231,7 +235,7 @@ impl Op {
     /// The number of operands.
     pub fn arity(self) -> usize {
         match self {
-            Op::Param(_) | Op::Const(_) => 0,
+            Op::Param(_) | Op::Const(_) | Op::Int(_) => 0,
             Op::Add | Op::Sub | Op::Mul | Op::Div => 2,
             Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min | Op::Cmp(_) => 2,
             Op::And | Op::Or => 2,
@@ -246,7 +250,7 @@ impl Op {
     pub fn is_counted(self) -> bool {
         !matches!(
             self,
-            Op::Param(_) | Op::Const(_) | Op::Select | Op::CallGrad { .. }
+            Op::Param(_) | Op::Const(_) | Op::Int(_) | Op::Select | Op::CallGrad { .. }
         )
     }
 

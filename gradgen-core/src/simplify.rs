@@ -146,6 +146,11 @@ impl<'g> Builder<'g> {
         self.graph.callee(name)
     }
 
+    /// An integer constant node.
+    pub fn int(&mut self, value: i64) -> Id {
+        self.raw(Op::Int(value), vec![])
+    }
+
     /// A parameter node.
     pub fn param(&mut self, index: u32) -> Id {
         self.raw(Op::Param(index), vec![])

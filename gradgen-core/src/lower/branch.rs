@@ -103,6 +103,24 @@ impl Lower<'_> {
         Some(merged)
     }
 
+    /// A boolean as a node: a condition is one already; a constant becomes a comparison that
+    /// is always true or always false (`0 == 0`, `0 != 0`).
+    fn boolean(&mut self, v: Value) -> Id {
+        match v {
+            Value::Cond(id) => id,
+            Value::Bool(b) => {
+                let zero = self.b.int(0);
+                let cmp = if b {
+                    crate::ir::Cmp::Eq
+                } else {
+                    crate::ir::Cmp::Ne
+                };
+                self.b.compare(cmp, zero, zero)
+            }
+            _ => self.b.int(0),
+        }
+    }
+
     /// The value that is `a` when `c` holds and `b` otherwise.
     pub(super) fn merge(
         &mut self,
@@ -115,7 +133,19 @@ impl Lower<'_> {
             (Value::Float(x), Value::Float(y)) if x == y => Some(Value::Float(x)),
             (Value::Float(x), Value::Float(y)) => Some(Value::Float(self.b.select(c, x, y))),
             (Value::Int(x, s), Value::Int(y, _)) if x == y => Some(Value::Int(x, s)),
+            (Value::RtInt(x), Value::RtInt(y)) if x == y => Some(Value::RtInt(x)),
+            (Value::Cond(x), Value::Cond(y)) if x == y => Some(Value::Cond(x)),
             (Value::Bool(x), Value::Bool(y)) if x == y => Some(Value::Bool(x)),
+            (a @ (Value::Cond(_) | Value::Bool(_)), b @ (Value::Cond(_) | Value::Bool(_))) => {
+                // `(c && a) || (!c && b)`: booleans have no select of their own.
+                let (a, b) = (self.boolean(a), self.boolean(b));
+                let not_c = self.b.add(Op::Not, vec![c]);
+                let (when, otherwise) = (
+                    self.b.add(Op::And, vec![c, a]),
+                    self.b.add(Op::And, vec![not_c, b]),
+                );
+                Some(Value::Cond(self.b.add(Op::Or, vec![when, otherwise])))
+            }
             (Value::Unit, Value::Unit) => Some(Value::Unit),
             (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
                 let pairs = x.iter().cloned().zip(y.iter().cloned());

@@ -274,6 +274,9 @@ impl Lower<'_> {
                     self.report(Place::of(at), msg)
                 }
             },
+            (l @ (Value::RtInt(_) | Value::Int(..)), r @ (Value::RtInt(_) | Value::Int(..))) => {
+                self.runtime_integers(op, at, l, r)
+            }
             (Value::Int(v, span), Value::Float(_)) | (Value::Float(_), Value::Int(v, span)) => {
                 let msg = format!(
                     "integer `{v}` where an `f64` is needed; write `{v}.0`, or `i as f64` for a \
@@ -296,6 +299,30 @@ impl Lower<'_> {
         }
     }
 
+    /// A comparison involving an integer parameter, done at run time; arithmetic on one is not
+    /// supported (it would have to be an integer node of its own).
+    fn runtime_integers(
+        &mut self,
+        op: &BinOp,
+        at: &dyn quote::ToTokens,
+        l: Value,
+        r: Value,
+    ) -> Option<Value> {
+        let Some(cmp) = comparison(op) else {
+            let msg = "arithmetic on integer parameters is not supported; compare them, or \
+                       convert them with `as f64`";
+            return self.report(Place::of(at), msg);
+        };
+        let mut node = |v: Value| match v {
+            Value::RtInt(id) => id,
+            Value::Int(i, _) => self.b.int(i),
+            _ => self.b.int(0),
+        };
+        let (l, r) = (node(l), node(r));
+        self.b.at(op.span());
+        Some(Value::Cond(self.b.compare(cmp, l, r)))
+    }
+
     fn cast(&mut self, c: &syn::ExprCast) -> Option<Value> {
         let value = self.expr(&c.expr)?;
         let target = crate::check::text(&c.ty);
@@ -311,6 +338,11 @@ impl Lower<'_> {
             }
             Value::Int(v, span) if to_int => Some(Value::Int(v, span)),
             Value::Float(id) if same_float => Some(Value::Float(id)),
+            Value::RtInt(id) if same_float => {
+                self.b.at(c.span());
+                Some(Value::Float(self.b.add(Op::IntToFloat, vec![id])))
+            }
+            Value::RtInt(id) if to_int => Some(Value::RtInt(id)),
             other => {
                 let msg = format!(
                     "`as {target}` on {} is not supported; gradgen supports `as f64` on integers \

@@ -34,7 +34,7 @@ use proc_macro2::{Ident, Span};
 use syn::spanned::Spanned;
 use syn::{Block, Expr, ItemFn, Local, Pat, Stmt};
 
-use crate::check::Param;
+use crate::check::{Kind, Param};
 use crate::error::{Diagnostics, Place};
 use crate::ir::{FloatTy, Graph, Id, Op};
 use crate::simplify::Builder;
@@ -180,7 +180,8 @@ impl Lower<'_> {
         let mut slots = Vec::new();
         for (p, param) in params.iter().enumerate() {
             self.b.at(param.ident.span());
-            let value = self.param_value(p, &param.shape, &mut Vec::new(), &mut slots);
+            let kind = param.kind;
+            let value = self.param_value(p, kind, &param.shape, &mut Vec::new(), &mut slots);
             self.bind(&param.ident, Some(value), param.mutable);
         }
         slots
@@ -203,6 +204,7 @@ impl Lower<'_> {
     fn param_value(
         &mut self,
         param: usize,
+        kind: Kind,
         shape: &[usize],
         index: &mut Vec<usize>,
         slots: &mut Vec<Slot>,
@@ -214,12 +216,16 @@ impl Lower<'_> {
                 index: index.clone(),
                 id,
             });
-            return Value::Float(id);
+            return match kind {
+                Kind::Float(_) => Value::Float(id),
+                Kind::Int => Value::RtInt(id),
+                Kind::Bool => Value::Cond(id),
+            };
         };
         let mut elements = Vec::with_capacity(len);
         for i in 0..len {
             index.push(i);
-            elements.push(self.param_value(param, inner, index, slots));
+            elements.push(self.param_value(param, kind, inner, index, slots));
             index.pop();
         }
         Value::array(elements)

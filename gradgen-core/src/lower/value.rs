@@ -20,8 +20,11 @@ pub enum Value {
     Int(i64, Span),
     /// A boolean known at compile time.
     Bool(bool),
-    /// A boolean known only at run time (a comparison of floats): a boolean node.
+    /// A boolean known only at run time (a comparison of floats, a `bool` parameter): a
+    /// boolean node.
     Cond(Id),
+    /// An integer known only at run time: an integer parameter.
+    RtInt(Id),
     /// An array; shared until written, so reading `w[i][j]` does not copy `w`.
     Array(Rc<Vec<Value>>),
     /// A tuple, as returned by `sin_cos` or written `(a, b)`.
@@ -42,7 +45,8 @@ impl Value {
             Value::Float(_) => "a float",
             Value::Int(..) => "an integer",
             Value::Bool(_) => "a boolean",
-            Value::Cond(_) => "a condition on floats",
+            Value::Cond(_) => "a boolean known only at run time",
+            Value::RtInt(_) => "an integer known only at run time (a parameter)",
             Value::Array(_) => "an array",
             Value::Tuple(_) => "a tuple",
             Value::Unit => "`()`",
