@@ -18,5 +18,74 @@
 //! The gradient is emitted as plain Rust by one symbolic reverse sweep: no tape, no dual
 //! numbers, nothing at run time but the arithmetic. The README lists the supported language
 //! and the conventions at points where a derivative is not unique.
+//!
+//! With the `inspect` feature, [`emitted!`] gives the emitted code of a `#[grad]` function
+//! as text, for a snapshot test of one line.
 
 pub use gradgen_macros::grad;
+
+/// The code `#[grad]` emitted for a function, `<name>_grad`, formatted by prettyplease: a
+/// snapshot of what the compiler was given, in one line of the user's own test.
+///
+/// ```
+/// #[gradgen::grad]
+/// fn square(x: f64) -> f64 {
+///     x * x
+/// }
+///
+/// let code = gradgen::emitted!(square);
+/// assert!(code.contains("fn square_grad(x: f64) -> (f64, f64)"));
+/// // In a test: insta::assert_snapshot!(gradgen::emitted!(square));
+/// ```
+///
+/// The argument is the function's path as it is called from here: `square`,
+/// `shapes::area`, `Circle::area`. Enable the feature for tests only:
+///
+/// ```toml
+/// [dev-dependencies]
+/// gradgen = { version = "0.1", features = ["inspect"] }
+/// ```
+///
+/// Under the feature, `#[grad]` keeps the text in a hidden constant beside `<name>_grad`
+/// (`__gradgen_emitted_<name>`); without it, there is no such constant, and a program that
+/// does not read it does not contain it, so nothing pays for it at run time. A function
+/// without `#[grad]` has no such constant either, which the compiler reports as
+/// ``cannot find value `__gradgen_emitted_<name>` ``.
+#[cfg(feature = "inspect")]
+#[macro_export]
+macro_rules! emitted {
+    ($($function:tt)+) => {
+        $crate::__inspect::format($crate::__inspect::emitted_const!($($function)+))
+    };
+}
+
+/// Without the `inspect` feature, [`emitted!`] says how to get it.
+#[cfg(not(feature = "inspect"))]
+#[macro_export]
+macro_rules! emitted {
+    ($($function:tt)*) => {
+        compile_error!(
+            "`gradgen::emitted!` needs the `inspect` feature of gradgen: \
+             `gradgen = { version = \"0.1\", features = [\"inspect\"] }` in [dev-dependencies]"
+        )
+    };
+}
+
+/// What [`emitted!`] expands to. Not public API.
+#[cfg(feature = "inspect")]
+#[doc(hidden)]
+pub mod __inspect {
+    pub use gradgen_macros::__emitted_const as emitted_const;
+
+    /// Formats the emitted code that `#[grad]` kept as text.
+    ///
+    /// # Panics
+    ///
+    /// Only if the text does not parse as Rust, which would be a bug of gradgen: the compiler
+    /// has just compiled it.
+    pub fn format(emitted: &str) -> String {
+        gradgen_core::format_code(emitted).unwrap_or_else(|e| {
+            panic!("gradgen::emitted!: the emitted code does not parse (a bug of gradgen): {e}")
+        })
+    }
+}

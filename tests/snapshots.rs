@@ -2,8 +2,13 @@
 //! the rules, the simplifications and the naming of temporaries. Each snapshot was read when
 //! it was accepted; a change to one is a change to what users see, to be read as a diff
 //! (`cargo insta review`, or `INSTA_UPDATE=always` then `git diff`).
+//!
+//! Most functions are given as source text, through `gradgen_core::emitted_code`; the
+//! `#[grad]` functions at the end are snapshotted the way users do, with `gradgen::emitted!`.
 
 use std::collections::BTreeSet;
+
+use gradgen::grad;
 
 /// `(name, source)` of every snapshotted function.
 const FUNCTIONS: &[(&str, &str)] = &[
@@ -150,6 +155,9 @@ fn ir_dumps() {
     }
 }
 
+/// The snapshots written by `gradgen::emitted!` in the tests below, by test name.
+const ONE_LINE_SNAPSHOTS: &[&str] = &["emitted_rosenbrock"];
+
 /// A snapshot file that no test writes any more is a stale file: fail rather than keep it.
 #[test]
 fn no_unreferenced_snapshots() {
@@ -161,6 +169,11 @@ fn no_unreferenced_snapshots() {
                 format!("snapshots__ir_{n}.snap"),
             ]
         })
+        .chain(
+            ONE_LINE_SNAPSHOTS
+                .iter()
+                .map(|n| format!("snapshots__{n}.snap")),
+        )
         .collect();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -183,4 +196,53 @@ fn emission_is_deterministic() {
     for (name, _) in FUNCTIONS {
         assert_eq!(emitted(name), emitted(name), "{name}");
     }
+}
+
+#[grad]
+fn rosenbrock(x: f64, y: f64) -> f64 {
+    (1.0 - x).powi(2) + 100.0 * (y - x * x).powi(2)
+}
+
+mod layers {
+    /// A function in a module, named by its path.
+    #[gradgen::grad(wrt(w))]
+    pub fn neuron(w: [f64; 2], x: [f64; 2]) -> f64 {
+        (w[0] * x[0] + w[1] * x[1]).tanh()
+    }
+}
+
+struct Circle;
+
+impl Circle {
+    /// An associated function: its hidden constant is an associated constant.
+    #[grad]
+    fn area(r: f64) -> f64 {
+        std::f64::consts::PI * r * r
+    }
+}
+
+/// The one line of the README, in a user's test.
+#[test]
+fn emitted_rosenbrock() {
+    insta::assert_snapshot!(gradgen::emitted!(rosenbrock));
+}
+
+/// What the compiler was given is what `gradgen_core` emits for the same source.
+#[test]
+fn emitted_is_the_code_of_the_source() {
+    assert_eq!(gradgen::emitted!(rosenbrock), emitted("rosenbrock_2d"));
+}
+
+#[test]
+fn emitted_reads_functions_by_path() {
+    let neuron = gradgen::emitted!(layers::neuron);
+    assert!(
+        neuron.contains("pub fn neuron_grad(w: [f64; 2], x: [f64; 2])"),
+        "{neuron}"
+    );
+    let area = gradgen::emitted!(Circle::area);
+    assert!(
+        area.contains("fn area_grad(r: f64) -> (f64, f64)"),
+        "{area}"
+    );
 }

@@ -3,7 +3,8 @@
 //! one [`Diagnostics`], so a function with a bad signature and a bad body gets every message
 //! in one compile.
 //!
-//! Accepted: a free function whose parameters are `f64`, arrays of `f64` of literal lengths
+//! Accepted: a free function whose parameters are `f64`, arrays of `f64` of literal lengths (or
+//! integer constants of the file)
 //! (`[f64; 3]`, `[[f64; 4]; 8]`, deeper), or references to such arrays, and which returns
 //! `f64`; any visibility and attributes; no generics, not `async`, `const`, `unsafe` or
 //! `extern`. `#[grad(wrt(a, b))]` differentiates only the parameters named; the others are
@@ -15,22 +16,25 @@ use proc_macro2::{Ident, TokenStream};
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, ItemFn, Lit, Pat, ReturnType, Type};
 
+use crate::consts::FileConsts;
 use crate::error::{Diagnostics, Place};
 use crate::ir::FloatTy;
 
 const PARAM_HELP: &str =
     "parameters must be `f64` (or `f32`), integers or `bool` (which are data, never \
-     differentiated), arrays of these with literal lengths such as `[f64; 3]`, or references to \
-     such arrays";
+     differentiated), arrays of these whose lengths are literals or integer constants of this \
+     file with a literal value (`[f64; 3]`, `[f64; N]`), or references to such arrays";
 
 /// A checked parameter.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Param {
     pub ident: Ident,
     /// The array lengths from the outside in: `[]` for `f64`, `[8, 4]` for `[[f64; 4]; 8]`.
     pub shape: Vec<usize>,
     /// What its scalars are.
     pub kind: Kind,
+    /// The file constants its array lengths were read from, with their values.
+    pub consts_used: Vec<(syn::Path, i64)>,
     /// Whether the gradient includes this parameter.
     pub differentiated: bool,
     /// Whether the parameter was declared `mut`.
@@ -61,16 +65,26 @@ impl Param {
 /// Reports everything wrong with the attribute arguments and the signature of `item`, and
 /// returns the parameters that could be read.
 pub fn check(attr: &TokenStream, item: &ItemFn, diags: &mut Diagnostics) -> (Vec<Param>, FloatTy) {
+    check_in(attr, item, &FileConsts::default(), diags)
+}
+
+/// [`check`], with the integer constants of the function's file for array lengths (`[f64; N]`).
+pub fn check_in(
+    attr: &TokenStream,
+    item: &ItemFn,
+    consts: &FileConsts,
+    diags: &mut Diagnostics,
+) -> (Vec<Param>, FloatTy) {
     check_qualifiers(item, diags);
     let float = check_return(&item.sig, diags).unwrap_or_default();
     let mut params: Vec<Param> = item
         .sig
         .inputs
         .iter()
-        .filter_map(|i| param(i, float, diags))
+        .filter_map(|i| param(i, float, consts, diags))
         .collect();
     if let Some(wrt) = parse_wrt(attr, diags) {
-        apply_wrt(&wrt, &mut params, diags);
+        apply_wrt(&wrt, item, &mut params, diags);
     }
     (params, float)
 }
@@ -98,7 +112,12 @@ fn check_qualifiers(item: &ItemFn, diags: &mut Diagnostics) {
     }
 }
 
-fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param> {
+fn param(
+    input: &FnArg,
+    float: FloatTy,
+    consts: &FileConsts,
+    diags: &mut Diagnostics,
+) -> Option<Param> {
     let typed = match input {
         FnArg::Receiver(r) => {
             let msg = "methods are not supported; `#[grad]` takes a free function";
@@ -107,7 +126,11 @@ fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param
         }
         FnArg::Typed(typed) => typed,
     };
-    let shape = match shape(&typed.ty, true) {
+    let mut lengths = Lengths {
+        consts,
+        used: Vec::new(),
+    };
+    let shape = match shape(&typed.ty, true, &mut lengths) {
         Some((shape, Kind::Float(found))) if found == float => Some((shape, Kind::Float(found))),
         Some((shape, kind @ (Kind::Int | Kind::Bool))) => Some((shape, kind)),
         Some((_, Kind::Float(found))) => {
@@ -136,6 +159,7 @@ fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param
                 ident: p.ident.clone(),
                 shape,
                 kind,
+                consts_used: lengths.used,
                 differentiated: matches!(kind, Kind::Float(_)),
                 mutable: p.mutability.is_some(),
             })
@@ -152,18 +176,18 @@ fn param(input: &FnArg, float: FloatTy, diags: &mut Diagnostics) -> Option<Param
 }
 
 /// The array lengths of a parameter type, `None` if the type is not supported.
-fn shape(ty: &Type, outermost: bool) -> Option<(Vec<usize>, Kind)> {
+fn shape(ty: &Type, outermost: bool, lengths: &mut Lengths) -> Option<(Vec<usize>, Kind)> {
     match ty {
-        Type::Paren(inner) => shape(&inner.elem, outermost),
-        Type::Group(inner) => shape(&inner.elem, outermost),
+        Type::Paren(inner) => shape(&inner.elem, outermost, lengths),
+        Type::Group(inner) => shape(&inner.elem, outermost, lengths),
         Type::Reference(r) if outermost && r.mutability.is_none() => {
             matches!(&*r.elem, Type::Array(_))
-                .then(|| shape(&r.elem, false))
+                .then(|| shape(&r.elem, false, lengths))
                 .flatten()
         }
         Type::Array(array) => {
-            let len = literal_length(&array.len)?;
-            let (mut inner, float) = shape(&array.elem, false)?;
+            let len = lengths.of(&array.len)?;
+            let (mut inner, float) = shape(&array.elem, false, lengths)?;
             inner.insert(0, len);
             Some((inner, float))
         }
@@ -193,15 +217,30 @@ pub fn is_integer_type(name: &str) -> bool {
     )
 }
 
-fn literal_length(expr: &Expr) -> Option<usize> {
-    match expr {
-        Expr::Lit(lit) => match &lit.lit {
-            Lit::Int(i) => i.base10_parse().ok(),
+/// Array lengths as written: literals, or integer constants of the file, which the emitted
+/// code then checks (see [`crate::consts`]).
+struct Lengths<'a> {
+    consts: &'a FileConsts,
+    used: Vec<(syn::Path, i64)>,
+}
+
+impl Lengths<'_> {
+    fn of(&mut self, expr: &Expr) -> Option<usize> {
+        match expr {
+            Expr::Lit(lit) => match &lit.lit {
+                Lit::Int(i) => i.base10_parse().ok(),
+                _ => None,
+            },
+            Expr::Group(g) => self.of(&g.expr),
+            Expr::Paren(p) => self.of(&p.expr),
+            Expr::Path(p) if p.qself.is_none() => {
+                let name = plain_segments(&p.path)?.pop()?;
+                let value = self.consts.get(&name)?;
+                self.used.push((p.path.clone(), value));
+                usize::try_from(value).ok()
+            }
             _ => None,
-        },
-        Expr::Group(g) => literal_length(&g.expr),
-        Expr::Paren(p) => literal_length(&p.expr),
-        _ => None,
+        }
     }
 }
 
@@ -233,12 +272,19 @@ fn parse_wrt(attr: &TokenStream, diags: &mut Diagnostics) -> Option<Vec<Ident>> 
     names
 }
 
-fn apply_wrt(wrt: &[Ident], params: &mut [Param], diags: &mut Diagnostics) {
+fn apply_wrt(wrt: &[Ident], item: &ItemFn, params: &mut [Param], diags: &mut Diagnostics) {
+    // A parameter the signature check rejected is still a parameter: no second message.
+    let declared = |name: &Ident| {
+        item.sig.inputs.iter().any(|input| match input {
+            FnArg::Typed(t) => matches!(&*t.pat, Pat::Ident(p) if p.ident == *name),
+            FnArg::Receiver(_) => false,
+        })
+    };
     let mut seen = BTreeSet::new();
     for name in wrt {
         if !seen.insert(name.to_string()) {
             diags.report(name.span(), format!("`{name}` is listed twice in `wrt`"));
-        } else if !params.iter().any(|p| p.ident == *name) {
+        } else if !declared(name) {
             diags.report(
                 name.span(),
                 format!("`{name}` is not a parameter of the function"),

@@ -90,16 +90,8 @@ fn line(out: &mut String, d: &Differentiated, id: Id) {
     let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
     let op = match node.op {
         Op::Param(_) => format!("param {}", slot_name(d, id)),
-        Op::Const(c) => format!("const {:?}", c.get()),
-        Op::Call { callee, .. } => {
-            let name = d
-                .graph
-                .callees()
-                .get(callee as usize)
-                .map_or("?", String::as_str);
-            format!("call {name} {}", args.join(", "))
-        }
-        op => format!("{} {}", op_name(op), args.join(", ")),
+        op if args.is_empty() => op_label(&d.graph, op),
+        op => format!("{} {}", op_label(&d.graph, op), args.join(", ")),
     };
     let _ = write!(out, "  {id} = {op}");
     if let Some(name) = d.function.names.get(&id) {
@@ -108,8 +100,22 @@ fn line(out: &mut String, d: &Differentiated, id: Id) {
     out.push('\n');
 }
 
+/// The name of an operation with its callee's name for a call: `call norm`, `sin`.
+pub(crate) fn op_label(graph: &Graph, op: Op) -> String {
+    match op {
+        Op::Call { callee, .. } => {
+            let name = graph
+                .callees()
+                .get(callee as usize)
+                .map_or("?", String::as_str);
+            format!("call {name}")
+        }
+        op => op_name(op),
+    }
+}
+
 /// `x` for a scalar parameter, `w[1][3]` for an element of an array parameter.
-fn slot_name(d: &Differentiated, id: Id) -> String {
+pub(crate) fn slot_name(d: &Differentiated, id: Id) -> String {
     let f = &d.function;
     let Some(slot) = f.slots.iter().find(|s| s.id == id) else {
         return id.to_string();
@@ -132,6 +138,8 @@ pub fn op_name(op: Op) -> String {
         Op::Select => "select".into(),
         Op::Cmp(c) => format!("cmp {}", c.symbol()),
         Op::And => "and".into(),
+        Op::Int(v) => format!("int {v}"),
+        Op::IntToFloat => "as-float".into(),
         Op::Call { callee, .. } => format!("call #{callee}"),
         Op::CallGrad { index } => format!("call-partial {index}"),
         Op::Or => "or".into(),

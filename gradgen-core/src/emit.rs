@@ -105,6 +105,7 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     let plan = Plan::new(f, graph, grad, &roots);
     let float = graph.float();
     let mut body: Vec<TokenStream> = f.assumptions.iter().map(|a| assumption(a, float)).collect();
+    body.extend(f.const_assumptions.iter().map(const_assumption));
     body.extend(plan.statements());
     let value = plan.operand(roots.value, Prec::If);
     let (gradient, gradient_ty) = plan.gradient(f, &roots);
@@ -507,6 +508,20 @@ fn assumption((path, value): &(syn::ExprPath, f64), float: FloatTy) -> TokenStre
     quote::quote_spanned! {span=>
         #[allow(clippy::assertions_on_constants)]
         const _: () = ::core::assert!(#path == #standard, #message);
+    }
+}
+
+/// A compile-time check that an integer constant read from the file as text (`N`) has the
+/// value the function was expanded with, under the user's `N`.
+fn const_assumption((path, value): &(syn::Path, i64)) -> TokenStream {
+    let value = proc_macro2::Literal::i64_unsuffixed(*value);
+    let message = format!(
+        "`{}` is not the constant of this file that #[grad] read; write the length as a literal",
+        crate::check::text(path)
+    );
+    quote::quote_spanned! {syn::spanned::Spanned::span(path)=>
+        #[allow(clippy::assertions_on_constants)]
+        const _: () = ::core::assert!(#path == #value, #message);
     }
 }
 

@@ -134,6 +134,12 @@ impl Lower<'_> {
                 return binding;
             }
         }
+        if let Some(name) = segments.last().filter(|_| plain) {
+            if let Some(value) = self.consts.get(name) {
+                self.const_uses.push((path.path.clone(), value));
+                return Some(Value::Int(value, path.span()));
+            }
+        }
         let float = self.b.graph().float();
         if let Some(constant) = plain.then(|| ops::constant(&segments, float)).flatten() {
             if constant.short {

@@ -35,6 +35,7 @@ use syn::spanned::Spanned;
 use syn::{Block, Expr, ItemFn, Local, Pat, Stmt};
 
 use crate::check::{Kind, Param};
+use crate::consts::FileConsts;
 use crate::error::{Diagnostics, Place};
 use crate::ir::{FloatTy, Graph, Id, Op};
 use crate::simplify::Builder;
@@ -86,6 +87,10 @@ pub struct Function {
     /// to have. The short form may name a constant of the user's own, which gradgen cannot
     /// see, so the emitted code asserts at compile time that it has this value.
     pub assumptions: Vec<(syn::ExprPath, f64)>,
+    /// Integer constants of the file read as array lengths or in the body (`N` in `0..N`), with
+    /// the value they were read with; the emitted code asserts each, since the file was read
+    /// as text, not resolved.
+    pub const_assumptions: Vec<(syn::Path, i64)>,
 }
 
 impl Function {
@@ -105,12 +110,25 @@ pub fn lower(
     float: FloatTy,
     diags: &mut Diagnostics,
 ) -> Option<Function> {
+    lower_in(item, params, float, &FileConsts::default(), diags)
+}
+
+/// [`lower`], with the integer constants of the function's file (`0..N`, `[0.0; N]`).
+pub fn lower_in(
+    item: &ItemFn,
+    params: Vec<Param>,
+    float: FloatTy,
+    consts: &FileConsts,
+    diags: &mut Diagnostics,
+) -> Option<Function> {
     let mut graph = Graph::of(float);
     let mut lower = Lower {
         b: Builder::new(&mut graph),
         scopes: vec![Vec::new()],
         names: BTreeMap::new(),
         assumptions: Vec::new(),
+        consts,
+        const_uses: params.iter().flat_map(|p| p.consts_used.clone()).collect(),
         diags,
         depth: 0,
         unrolled: 0,
@@ -126,6 +144,9 @@ pub fn lower(
     let too_large = lower.b.too_large();
     let names = std::mem::take(&mut lower.names);
     let assumptions = std::mem::take(&mut lower.assumptions);
+    let mut const_assumptions = std::mem::take(&mut lower.const_uses);
+    const_assumptions.sort_by_key(|(path, _)| crate::check::text(path));
+    const_assumptions.dedup_by_key(|(path, _)| crate::check::text(path));
     if too_large {
         let msg = "the function is too large to differentiate; split it into smaller functions";
         diags.report(Place::of(&item.sig.ident), msg);
@@ -140,6 +161,7 @@ pub fn lower(
         output,
         names,
         assumptions,
+        const_assumptions,
     })
 }
 
@@ -158,6 +180,9 @@ struct Lower<'a> {
     scopes: Vec<Vec<Binding>>,
     names: BTreeMap<Id, String>,
     assumptions: Vec<(syn::ExprPath, f64)>,
+    consts: &'a FileConsts,
+    /// The file constants read so far, with their values, for the emitted compile-time check.
+    const_uses: Vec<(syn::Path, i64)>,
     diags: &'a mut Diagnostics,
     depth: usize,
     /// Whether the signature declares a float result; if not, that was reported already.
@@ -401,6 +426,10 @@ impl Lower<'_> {
         }
         let range = self.range(&f.expr)?;
         let trip = range.len();
+        if self.unrolled > MAX_UNROLLED_ITERATIONS {
+            // Already reported, at the loop that crossed the limit.
+            return None;
+        }
         self.unrolled = self.unrolled.saturating_add(trip);
         if self.unrolled > MAX_UNROLLED_ITERATIONS {
             let header = format!(
