@@ -189,6 +189,9 @@ fn shape(ty: &Type, outermost: bool, lengths: &mut Lengths) -> Option<(Vec<usize
             let len = lengths.of(&array.len)?;
             let (mut inner, float) = shape(&array.elem, false, lengths)?;
             inner.insert(0, len);
+            // Larger arrays are refused, so the product of lengths cannot overflow below.
+            let elements = inner.iter().try_fold(1usize, |n, &len| n.checked_mul(len));
+            elements.filter(|&n| n <= crate::lower::MAX_ARRAY_LEN)?;
             Some((inner, float))
         }
         _ => scalar_kind(ty).map(|kind| (Vec::new(), kind)),

@@ -353,6 +353,8 @@ fn rule_powi(b: &mut Builder<'_>, x: Id, n: i32, a: Id) -> Vec<Term> {
         0 => return vec![],
         1 => return vec![plus(x, a)],
         2 => x,
+        // `i32::MIN - 1` does not exist as an `i32`: the same power as a float exponent.
+        i32::MIN => const_power(b, x, f64::from(n) - 1.0),
         _ => b.add(Op::Powi(n - 1), vec![x]),
     };
     let d = b.scale(f64::from(n), d);

@@ -125,7 +125,7 @@ pub fn differentiate_in(
 
 /// The `<name>_grad` function for `item`, without the original.
 pub fn try_expand(attr: TokenStream, item: TokenStream) -> Result<TokenStream, Error> {
-    let item: ItemFn = syn::parse2(item)?;
+    let item: ItemFn = parse_item(item)?;
     Ok(differentiate(&attr, &item)?.gradient_tokens())
 }
 
@@ -197,7 +197,7 @@ fn generate(
     item: TokenStream,
     options: &Options,
 ) -> Result<TokenStream, Error> {
-    let item: ItemFn = syn::parse2(item)?;
+    let item: ItemFn = parse_item(item)?;
     // The file is read only if the function names a constant it does not define itself.
     let consts = match &options.source_file {
         Some(path) => consts::FileConsts::of_file(path),
@@ -270,10 +270,42 @@ pub fn format_code(tokens: &str) -> Result<String, Error> {
     Ok(prettyplease::unparse(&file))
 }
 
+/// How deeply brackets may nest in a function given to gradgen. syn parses nested brackets by
+/// recursion, so a much deeper function would overflow the compiler's stack before gradgen
+/// could say anything; past this depth it is refused with a message instead. The expressions of
+/// a body are limited further, by [`lower::MAX_NESTING`].
+pub const MAX_TOKEN_NESTING: usize = 512;
+
+/// Parses a function, after checking, without recursion, that it does not nest deeper than
+/// [`MAX_TOKEN_NESTING`].
+fn parse_item(tokens: TokenStream) -> Result<ItemFn, Error> {
+    let mut stack = vec![tokens.clone().into_iter()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            Some(proc_macro2::TokenTree::Group(g)) => {
+                if stack.len() >= MAX_TOKEN_NESTING {
+                    let msg = format!(
+                        "brackets nested deeper than {MAX_TOKEN_NESTING} levels; split the \
+                         expression with `let` bindings"
+                    );
+                    return Err(Error::new(g.span(), msg));
+                }
+                stack.push(g.stream().into_iter());
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    Ok(syn::parse2(tokens)?)
+}
+
 /// Parses a function from source text; a `#[grad]` attribute on it, if any, is taken off and
 /// its arguments returned.
 pub fn parse_function(source: &str) -> Result<(TokenStream, ItemFn), Error> {
-    let mut item: ItemFn = syn::parse_str(source)?;
+    let tokens: TokenStream = syn::parse_str(source)?;
+    let mut item: ItemFn = parse_item(tokens)?;
     let mut attr = TokenStream::new();
     let is_grad = |a: &syn::Attribute| a.path().segments.last().is_some_and(|s| s.ident == "grad");
     if let Some(pos) = item.attrs.iter().position(is_grad) {

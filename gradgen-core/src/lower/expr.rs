@@ -387,6 +387,11 @@ impl Lower<'_> {
     fn repeat(&mut self, r: &syn::ExprRepeat) -> Option<Value> {
         let element = self.expr(&r.expr)?;
         let len = self.index(&r.len)?;
+        if len > super::MAX_ARRAY_LEN {
+            let max = super::MAX_ARRAY_LEN;
+            let msg = format!("an array of {len} elements is more than {max} (`MAX_ARRAY_LEN`)");
+            return self.report(Place::of(&r.len), msg);
+        }
         Some(Value::array(vec![element; len]))
     }
 

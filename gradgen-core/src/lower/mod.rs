@@ -52,6 +52,10 @@ pub const MAX_NESTING: usize = 256;
 /// takes minutes.
 pub const MAX_UNROLLED_ITERATIONS: usize = 200_000;
 
+/// The most elements an array may have, the product of the lengths of a nested one. Larger
+/// arrays are a compile error rather than an allocation that cannot be made.
+pub const MAX_ARRAY_LEN: usize = 1 << 20;
+
 /// What a body may contain, for the end of error messages.
 pub const SUPPORTED: &str = "gradgen supports `let` (and `let mut`) bindings, float literals, \
      `std::f64::consts`, `+ - * /`, unary `-`, arrays and indexing, `for` loops over ranges \
@@ -71,7 +75,7 @@ pub struct Slot {
 
 /// A function after lowering.
 pub struct Function {
-    /// The original function, kept for its signature and attributes.
+    /// The original function's signature and attributes; its body is left out (empty).
     pub item: ItemFn,
     /// The checked parameters.
     pub params: Vec<Param>,
@@ -152,7 +156,17 @@ pub fn lower_in(
         diags.report(Place::of(&item.sig.ident), msg);
     }
     let output = output?;
-    let item = item.clone();
+    // The signature and attributes, without the body: cloning a body whose expressions nest
+    // thousands deep (a long sum) would recurse as deep, and nothing after lowering reads it.
+    let item = ItemFn {
+        attrs: item.attrs.clone(),
+        vis: item.vis.clone(),
+        sig: item.sig.clone(),
+        block: Box::new(Block {
+            brace_token: item.block.brace_token,
+            stmts: Vec::new(),
+        }),
+    };
     diags.is_empty().then_some(Function {
         item,
         params,
@@ -490,6 +504,16 @@ impl Lower<'_> {
                     syn::RangeLimits::HalfOpen(_) => end,
                     syn::RangeLimits::Closed(_) => end.checked_add(1)?,
                 };
+                let trip = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+                if trip > MAX_UNROLLED_ITERATIONS {
+                    // Refused before the range is collected: it could be too large to allocate.
+                    let msg = format!(
+                        "this loop runs {trip} times, past the {MAX_UNROLLED_ITERATIONS} unrolled \
+                         iterations a function may have (`MAX_UNROLLED_ITERATIONS`); gradgen \
+                         unrolls loops, so split the work into smaller functions or shorter loops"
+                    );
+                    return self.report(Place::of(&r), msg).and(None);
+                }
                 Some((start..end).collect())
             }
             other => {
