@@ -22,6 +22,17 @@ fn cross_entropy(z: [f64; 3], label: usize) -> f64 {
     m + sum.ln() - picked
 }
 
+/// The same loss, indexing the logits with the label.
+#[allow(clippy::needless_range_loop)]
+#[grad(wrt(z))]
+fn cross_entropy_indexed(z: [f64; 3], label: usize) -> f64 {
+    let mut sum = 0.0;
+    for c in 0..3 {
+        sum += z[c].exp();
+    }
+    sum.ln() - z[label]
+}
+
 #[grad]
 fn gated(x: f64, on: bool, scale: i32) -> f64 {
     if on && scale > 1 {
@@ -50,6 +61,28 @@ fn an_integer_label_selects_at_run_time() {
     // A label out of range picks nothing, as the original function does.
     let (v, _) = cross_entropy_grad(z, 7);
     assert_eq!(v, cross_entropy(z, 7));
+}
+
+#[test]
+fn an_integer_parameter_indexes_at_run_time() {
+    let z = [0.5, -1.0, 2.0];
+    for label in 0..3 {
+        let (v, g) = cross_entropy_indexed_grad(z, label);
+        assert_eq!(v, cross_entropy_indexed(z, label));
+        let (_, expected) = cross_entropy_grad(z, label);
+        for c in 0..3 {
+            assert!(
+                (g[c] - expected[c]).abs() < 1e-14,
+                "label {label}: {g:?} against {expected:?}"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "index out of bounds")]
+fn an_index_out_of_bounds_panics_as_in_the_original() {
+    let _ = cross_entropy_indexed_grad([0.5, -1.0, 2.0], 3);
 }
 
 #[test]

@@ -106,6 +106,7 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     let float = graph.float();
     let mut body: Vec<TokenStream> = f.assumptions.iter().map(|a| assumption(a, float)).collect();
     body.extend(f.const_assumptions.iter().map(const_assumption));
+    body.extend(plan.index_checks(f));
     body.extend(plan.statements());
     let value = plan.operand(roots.value, Prec::If);
     let (gradient, gradient_ty) = plan.gradient(f, &roots);
@@ -405,6 +406,17 @@ impl<'a> Plan<'a> {
         };
         let lets = statements.iter().map(|&s| self.statement(s, true));
         quote!(#(#lets)* #value)
+    }
+
+    /// `assert!(n < len)` for each integer parameter used as an index: the original function
+    /// would panic there, and so does the gradient, before anything else.
+    fn index_checks(&self, f: &Function) -> Vec<TokenStream> {
+        let checks = f.index_checks.iter().filter_map(|&(n, len)| {
+            let access = self.params.get(&n)?;
+            let len = proc_macro2::Literal::usize_unsuffixed(len);
+            Some(quote!(::core::assert!(#access < #len, "index out of bounds");))
+        });
+        checks.collect()
     }
 
     /// The gradient expression and type: each differentiated parameter's derivatives in its

@@ -362,8 +362,37 @@ impl Lower<'_> {
 
     fn index_expr(&mut self, ix: &syn::ExprIndex) -> Option<Value> {
         let base = self.expr(&ix.expr)?;
-        let i = self.index(&ix.index)?;
-        self.element_at(&base, i, &ix.index)
+        match self.expr(&ix.index)? {
+            Value::RtInt(id) => self.element_at_run_time(&base, id, &ix.index),
+            Value::Int(i, _) => match usize::try_from(i) {
+                Ok(i) => self.element_at(&base, i, &ix.index),
+                Err(_) => self.report(Place::of(&ix.index), format!("negative index `{i}`")),
+            },
+            other => {
+                let msg = format!("an index must be an integer, not {}", other.kind());
+                self.report(Place::of(&ix.index), msg)
+            }
+        }
+    }
+
+    /// `a[n]` with `n` an integer parameter: a select of the elements on `n == k`, and a check
+    /// that `n` is in bounds, as indexing would panic (see `Function::index_checks`).
+    fn element_at_run_time(&mut self, base: &Value, n: Id, index: &Expr) -> Option<Value> {
+        let Value::Array(items) = base else {
+            let msg = format!("{} cannot be indexed", base.kind());
+            return self.report(Place::of(&index), msg);
+        };
+        let Some((last, rest)) = items.split_last() else {
+            return self.report(Place::of(&index), "an empty array cannot be indexed");
+        };
+        self.index_checks.push((n, items.len()));
+        let mut value = last.clone();
+        for (k, item) in rest.iter().enumerate().rev() {
+            let k = self.b.int(i64::try_from(k).unwrap_or(i64::MAX));
+            let is_k = self.b.compare(crate::ir::Cmp::Eq, n, k);
+            value = self.merge(is_k, item.clone(), value, index)?;
+        }
+        Some(value)
     }
 
     /// The element `i` of an array, reporting an index out of bounds or a non-array base.

@@ -95,6 +95,10 @@ pub struct Function {
     /// the value they were read with; the emitted code asserts each, since the file was read
     /// as text, not resolved.
     pub const_assumptions: Vec<(syn::Path, i64)>,
+    /// Integer parameters used as indices (`z[label]`), each with the length of the array: the
+    /// emitted code asserts `label < len` first, since indexing past the end panics in the
+    /// original function and the select that reads the element would not.
+    pub index_checks: Vec<(Id, usize)>,
 }
 
 impl Function {
@@ -133,6 +137,7 @@ pub fn lower_in(
         assumptions: Vec::new(),
         consts,
         const_uses: params.iter().flat_map(|p| p.consts_used.clone()).collect(),
+        index_checks: Vec::new(),
         diags,
         depth: 0,
         unrolled: 0,
@@ -148,6 +153,9 @@ pub fn lower_in(
     let too_large = lower.b.too_large();
     let names = std::mem::take(&mut lower.names);
     let assumptions = std::mem::take(&mut lower.assumptions);
+    let mut index_checks = std::mem::take(&mut lower.index_checks);
+    index_checks.sort();
+    index_checks.dedup();
     let mut const_assumptions = std::mem::take(&mut lower.const_uses);
     const_assumptions.sort_by_key(|(path, _)| crate::check::text(path));
     const_assumptions.dedup_by_key(|(path, _)| crate::check::text(path));
@@ -176,6 +184,7 @@ pub fn lower_in(
         names,
         assumptions,
         const_assumptions,
+        index_checks,
     })
 }
 
@@ -197,6 +206,8 @@ struct Lower<'a> {
     consts: &'a FileConsts,
     /// The file constants read so far, with their values, for the emitted compile-time check.
     const_uses: Vec<(syn::Path, i64)>,
+    /// Integer parameters used as indices, with the length of the array they index.
+    index_checks: Vec<(Id, usize)>,
     diags: &'a mut Diagnostics,
     depth: usize,
     /// Whether the signature declares a float result; if not, that was reported already.
