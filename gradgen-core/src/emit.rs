@@ -667,7 +667,7 @@ fn name_call_partials(
     live: &[Id],
     names: &mut BTreeMap<Id, Ident>,
 ) -> BTreeMap<Id, Vec<Option<Ident>>> {
-    let mut taken: BTreeSet<String> = names.values().map(unraw).collect();
+    let mut taken = Taken::new(names.values().map(unraw));
     let mut partials: BTreeMap<Id, Vec<Option<Ident>>> = BTreeMap::new();
     for &id in live {
         let node = graph.node(id);
@@ -702,7 +702,7 @@ fn name_statements(
     statements: &BTreeSet<Id>,
 ) -> BTreeMap<Id, Ident> {
     let wanted = wanted_names(f, grad, roots);
-    let mut taken: BTreeSet<String> = f.params.iter().map(|p| unraw(&p.ident)).collect();
+    let mut taken = Taken::new(f.params.iter().map(|p| unraw(&p.ident)));
     let mut names: BTreeMap<Id, Ident> = BTreeMap::new();
     let mut counter = 0;
     for &id in statements {
@@ -757,22 +757,40 @@ fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wa
     wanted
 }
 
-fn unique(wanted: &str, taken: &mut BTreeSet<String>) -> String {
+/// The names given so far, and for each wanted name the next suffix to try, so that naming the
+/// thousandth `s` of an unrolled loop costs as little as naming the first.
+struct Taken {
+    names: BTreeSet<String>,
+    next_suffix: BTreeMap<String, usize>,
+}
+
+impl Taken {
+    fn new(names: impl Iterator<Item = String>) -> Self {
+        Taken {
+            names: names.collect(),
+            next_suffix: BTreeMap::new(),
+        }
+    }
+}
+
+/// `wanted`, or `wanted_2`, `wanted_3`, ... if it is taken or a keyword.
+fn unique(wanted: &str, taken: &mut Taken) -> String {
     let mut name = wanted.to_string();
-    let mut n = 2;
-    while taken.contains(&name) || is_keyword(&name) {
+    let mut n = taken.next_suffix.get(wanted).copied().unwrap_or(2);
+    while taken.names.contains(&name) || is_keyword(&name) {
         name = format!("{wanted}_{n}");
         n += 1;
     }
-    taken.insert(name.clone());
+    taken.next_suffix.insert(wanted.to_string(), n);
+    taken.names.insert(name.clone());
     name
 }
 
-fn next_temporary(counter: &mut usize, taken: &mut BTreeSet<String>) -> String {
+fn next_temporary(counter: &mut usize, taken: &mut Taken) -> String {
     loop {
         let name = format!("t{counter}");
         *counter += 1;
-        if taken.insert(name.clone()) {
+        if taken.names.insert(name.clone()) {
             return name;
         }
     }

@@ -124,6 +124,11 @@ impl Diagnostics {
             .push(Diagnostic::new(place.into(), message.into()));
     }
 
+    /// How many problems were reported.
+    pub fn len(&self) -> usize {
+        self.found.len()
+    }
+
     /// Whether anything was reported.
     pub fn is_empty(&self) -> bool {
         self.found.is_empty()

@@ -131,6 +131,9 @@ impl Lower<'_> {
         let plain = path.qself.is_none() && !segments.is_empty();
         if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
             if let Some(binding) = self.lookup(&segments[0]) {
+                if binding.is_none() {
+                    self.silenced += 1;
+                }
                 return binding;
             }
         }
@@ -159,7 +162,10 @@ impl Lower<'_> {
     fn unary(&mut self, u: &syn::ExprUnary) -> Option<Value> {
         let operand = self.expr(&u.expr)?;
         match (u.op, operand) {
-            (UnOp::Neg(_), Value::Int(v, span)) => Some(Value::Int(v.checked_neg()?, span)),
+            (UnOp::Neg(_), Value::Int(v, span)) => match v.checked_neg() {
+                Some(negated) => Some(Value::Int(negated, span)),
+                None => self.report(Place::of(&u), format!("`-({v})` overflows an `i64`")),
+            },
             (UnOp::Neg(_), Value::Float(id)) => {
                 self.b.at(u.span());
                 Some(Value::Float(self.b.negate(id)))
@@ -466,6 +472,7 @@ impl Lower<'_> {
                 .is_some_and(|binding| binding.is_none())
             {
                 // A binding that failed (a closure, say) was reported where it was made.
+                self.silenced += 1;
                 return None;
             }
         }

@@ -138,6 +138,7 @@ pub fn lower_in(
         consts,
         const_uses: params.iter().flat_map(|p| p.consts_used.clone()).collect(),
         index_checks: Vec::new(),
+        silenced: 0,
         diags,
         depth: 0,
         unrolled: 0,
@@ -206,7 +207,10 @@ struct Lower<'a> {
     consts: &'a FileConsts,
     /// The file constants read so far, with their values, for the emitted compile-time check.
     const_uses: Vec<(syn::Path, i64)>,
-    /// Integer parameters used as indices, with the length of the array they index.
+    /// Uses of a binding whose value failed: they lower to nothing, without a message, since
+    /// the failure was reported where the binding was made.
+    silenced: usize,
+    //// Integer parameters used as indices, with the length of the array they index.
     index_checks: Vec<(Id, usize)>,
     diags: &'a mut Diagnostics,
     depth: usize,
@@ -366,8 +370,8 @@ impl Lower<'_> {
                 self.local(local);
                 Some(Value::Unit)
             }
-            Stmt::Expr(expr, None) if is_last => self.expr(expr),
-            Stmt::Expr(expr, _) => self.expr(expr).map(|_| Value::Unit),
+            Stmt::Expr(expr, None) if is_last => self.checked_expr(expr),
+            Stmt::Expr(expr, _) => self.checked_expr(expr).map(|_| Value::Unit),
             Stmt::Item(item) => {
                 let msg = format!("items inside a `#[grad]` body are not supported; {SUPPORTED}");
                 self.report(Place::of(&item), msg)
@@ -379,13 +383,27 @@ impl Lower<'_> {
         }
     }
 
+    /// An expression whose failure must have been reported: a statement that lowered to
+    /// nothing without a message would silently drop work from the function, so that is
+    /// reported here as an error of gradgen's own rather than emitted.
+    fn checked_expr(&mut self, expr: &Expr) -> Option<Value> {
+        let (reported, silenced) = (self.diags.len(), self.silenced);
+        let value = self.expr(expr);
+        if value.is_none() && self.diags.len() == reported && self.silenced == silenced {
+            let msg = "gradgen could not lower this expression (an internal error; please \
+                       report it); the gradient would have been wrong without it";
+            self.report(Place::of(&expr), msg);
+        }
+        value
+    }
+
     fn local(&mut self, local: &Local) {
         let value = match &local.init {
             Some(init) if init.diverge.is_some() => {
                 let msg = "`let ... else` is not supported; bind with a plain `let`";
                 self.report(Place::of(&local), msg)
             }
-            Some(init) => self.expr(&init.expr),
+            Some(init) => self.checked_expr(&init.expr),
             None => {
                 let msg = "`let` needs a value: write `let name = expr;`";
                 self.report(Place::of(&local), msg)
@@ -453,6 +471,7 @@ impl Lower<'_> {
         let trip = range.len();
         if self.unrolled > MAX_UNROLLED_ITERATIONS {
             // Already reported, at the loop that crossed the limit.
+            self.silenced += 1;
             return None;
         }
         self.unrolled = self.unrolled.saturating_add(trip);
@@ -513,7 +532,13 @@ impl Lower<'_> {
                 let (start, end) = (self.integer(start)?, self.integer(end)?);
                 let end = match r.limits {
                     syn::RangeLimits::HalfOpen(_) => end,
-                    syn::RangeLimits::Closed(_) => end.checked_add(1)?,
+                    syn::RangeLimits::Closed(_) => match end.checked_add(1) {
+                        Some(end) => end,
+                        None => {
+                            let msg = format!("the range ends past the largest integer, {end}");
+                            return self.report(Place::of(&r), msg).and(None);
+                        }
+                    },
                 };
                 let trip = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
                 if trip > MAX_UNROLLED_ITERATIONS {
@@ -579,7 +604,15 @@ impl Lower<'_> {
             let msg = format!("`{name}` is not mutable; declare it with `let mut`");
             return self.report(Place::of(&target), msg);
         }
-        let current = binding.flatten()?;
+        let Some(binding) = binding else {
+            let msg =
+                format!("`{name}` is not declared; declare it first with `let mut {name} = ...;`");
+            return self.report(Place::of(&target), msg);
+        };
+        let Some(current) = binding else {
+            self.silenced += 1;
+            return None;
+        };
         let Some(old) = element(&current, &indices) else {
             let msg = format!("`{}` is out of bounds", crate::check::text(target));
             return self.report(Place::of(&target), msg);
