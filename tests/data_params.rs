@@ -104,3 +104,16 @@ fn data_parameters_have_no_gradient() {
         "the gradient is that of x alone:\n{code}"
     );
 }
+
+#[grad]
+fn wrapping_casts(x: f64) -> f64 {
+    let n: u8 = 255;
+    x * (n as i8) as f64 + x * (-1i32 as u32) as f64
+}
+
+#[test]
+fn integer_casts_wrap_as_rust_does() {
+    let (v, d) = wrapping_casts_grad(2.0);
+    assert_eq!(v, wrapping_casts(2.0));
+    assert_eq!(d, -1.0 + f64::from(u32::MAX));
+}

@@ -156,7 +156,8 @@ fn doc_lines(f: &Function) -> Vec<TokenStream> {
         many => format!("`({})`", many.join(", ")),
     };
     let lines = [
-        format!(" The value of [`{name}`] and its gradient {gradient}, as `(value, gradient)`."),
+        // No intra-doc link: for an associated function it would not resolve.
+        format!(" The value of `{name}` and its gradient {gradient}, as `(value, gradient)`."),
         String::new(),
         " Emitted by `#[grad]`: one reverse sweep, differentiated at compile time.".to_string(),
     ];
@@ -231,10 +232,16 @@ impl<'a> Plan<'a> {
             Op::Call { callee, arity } => (self.call_pattern(id, arity), self.call(id, callee)),
             _ => (quote!(#name), self.expression(id).0),
         };
+        // Under the user's call for a call, so that an `f_grad` of another shape (a `wrt` that
+        // leaves out an argument, a hand-written one) is reported there.
+        let span = match self.graph.op(id) {
+            Op::Call { .. } => self.graph.span(id),
+            _ => Span::call_site(),
+        };
         if with_let {
-            quote!(let #pattern = #value;)
+            quote::quote_spanned!(span=> let #pattern = #value;)
         } else {
-            quote!(#pattern = #value;)
+            quote::quote_spanned!(span=> #pattern = #value;)
         }
     }
 
@@ -259,9 +266,11 @@ impl<'a> Plan<'a> {
             .iter()
             .map(|p| p.as_ref().map_or_else(|| quote!(_), |p| quote!(#p)));
         let each: Vec<TokenStream> = each.collect();
+        // Under the user's call: an `f_grad` of another shape is a mismatch of this pattern.
+        let span = self.graph.span(id);
         match each.as_slice() {
-            [one] => quote!((#name, #one)),
-            many => quote!((#name, (#(#many),*))),
+            [one] => quote::quote_spanned!(span=> (#name, #one)),
+            many => quote::quote_spanned!(span=> (#name, (#(#many),*))),
         }
     }
 
@@ -741,7 +750,10 @@ fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wa
     // `r`) is named after the last of them, where it was formed.
     for (index, adjoint) in grad.adjoints.iter().enumerate().rev() {
         let primal = Id::new(index);
-        if let (Some(adjoint), true) = (adjoint, f.names.contains_key(&primal)) {
+        // A forward value that is also an adjoint (hash-consing shares them) keeps a forward
+        // name: `d_` would read as a derivative where the value is computed.
+        let forward = adjoint.is_some_and(|a| a.index() < grad.forward_len);
+        if let (Some(adjoint), true, false) = (adjoint, f.names.contains_key(&primal), forward) {
             wanted.entry(*adjoint).or_insert(Wanted::AdjointOf(primal));
         }
     }

@@ -173,11 +173,12 @@ fn show(options: &Options, path: &str, text: &str) -> Result<(String, ExitCode),
     let file = file::parse(text).map_err(|e| report_error(&e, path, text, None))?;
     let functions = file::functions(&file);
     let selected = select(&functions, &options.functions, path, text)?;
+    let consts = gradgen_core::consts::FileConsts::of_source(text);
     let mut blocks = Vec::new();
     let mut status = ExitCode::SUCCESS;
     for (f, grad) in selected {
         let fallback = Some(f.item.sig.ident.span());
-        match views(f, grad, &options.views) {
+        match views(f, grad, &consts, &options.views) {
             Ok(shown) => blocks.extend(shown),
             Err(e) => {
                 report_error(&e, path, text, fallback);
@@ -244,10 +245,12 @@ fn not_there(functions: &[FileFunction], name: &str, path: &str, text: &str) -> 
 fn views(
     f: &FileFunction,
     grad: &Result<TokenStream, Error>,
+    consts: &gradgen_core::consts::FileConsts,
     views: &Views,
 ) -> Result<Vec<String>, Error> {
     let attr = grad.as_ref().map_err(Clone::clone)?;
-    let d = gradgen_core::differentiate(attr, &f.item)?;
+    // The file's integer constants, as the macro reads them, for `[f64; N]` and `0..N`.
+    let d = gradgen_core::differentiate_in(attr, &f.item, consts)?;
     let mut shown = Vec::new();
     if views.code {
         shown.push(d.emitted_code()?);

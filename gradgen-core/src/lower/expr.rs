@@ -348,7 +348,7 @@ impl Lower<'_> {
                 // Integers below 2^53 convert exactly, as `as f64` does at run time.
                 Some(Value::Float(self.constant_at(v as f64, span)))
             }
-            Value::Int(v, span) if to_int => Some(Value::Int(v, span)),
+            Value::Int(v, span) if to_int => Some(Value::Int(wrap(v, &target), span)),
             Value::Float(id) if same_float => Some(Value::Float(id)),
             Value::RtInt(id) if same_float => {
                 self.b.at(c.span());
@@ -619,6 +619,20 @@ fn arithmetic(op: &BinOp) -> Option<Op> {
         BinOp::Mul(_) => Some(Op::Mul),
         BinOp::Div(_) => Some(Op::Div),
         _ => None,
+    }
+}
+
+/// `v as T` for an integer type `T`, wrapping as `as` does (`255 as i8` is `-1`). Values are
+/// held as `i64`, so a `u64` or `usize` above `i64::MAX` keeps its wrapped `i64` bits.
+fn wrap(v: i64, target: &str) -> i64 {
+    match target {
+        "i8" => i64::from(v as i8),
+        "i16" => i64::from(v as i16),
+        "i32" => i64::from(v as i32),
+        "u8" => i64::from(v as u8),
+        "u16" => i64::from(v as u16),
+        "u32" => i64::from(v as u32),
+        _ => v,
     }
 }
 

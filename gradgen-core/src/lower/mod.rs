@@ -422,7 +422,23 @@ impl Lower<'_> {
                 }
                 self.bind(&p.ident, value, p.mutability.is_some());
             }
-            Pat::Type(t) => self.bind_pattern(&t.pat, value),
+            Pat::Type(t) => {
+                // The value of a `let` of the other float type would be rounded (or widened)
+                // by the compiler; gradgen computes in the function's one float type.
+                let float = self.b.graph().float();
+                let annotated = crate::check::float_type(&t.ty);
+                if annotated.is_some_and(|a| a != float) {
+                    let msg = format!(
+                        "a `let` of `{}` in a function of `{}`: a `#[grad]` function computes in \
+                         one float type",
+                        crate::check::text(&t.ty),
+                        float.name()
+                    );
+                    self.report(Place::of(&t.ty), msg);
+                    return self.bind_pattern(&t.pat, None);
+                }
+                self.bind_pattern(&t.pat, value)
+            }
             Pat::Wild(_) => {}
             Pat::Tuple(t) => self.bind_tuple(t, value),
             other => {
