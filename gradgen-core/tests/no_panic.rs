@@ -26,6 +26,9 @@
 //! with rustc's 8 MiB main-thread stack, where a proc macro runs. `NO_PANIC_TRACE=1` prints
 //! each case before it runs.
 
+mod common;
+
+use common::Rng;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, Once};
 
@@ -33,33 +36,6 @@ use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenS
 
 const SEED: u64 = 0x6e6f_2d70_616e_6963;
 const STACK: usize = 8 << 20;
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic PRNG
-
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Running the core under catch_unwind

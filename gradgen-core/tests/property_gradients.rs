@@ -30,6 +30,9 @@
 //!
 //! Deterministic: every random choice comes from a seeded splitmix64.
 
+mod common;
+
+use common::Rng;
 use std::fmt::Write as _;
 
 use num_dual::{Dual64, DualNum};
@@ -44,43 +47,6 @@ const REL_TOL: f64 = 1e-9;
 const ABS_TOL: f64 = 1e-12;
 /// The relative perturbation of every intermediate result in the noise estimate.
 const MC_DELTA: f64 = 1.0 / (1u64 << 40) as f64;
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic PRNG
-
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Expression trees
