@@ -118,47 +118,68 @@ pub struct Mlp<const I: usize, const H: usize, const O: usize> {
     pub b2: [f64; O],
 }
 
-/// Defines the `#[grad]` loss of an [`Mlp`] of the given sizes and its [`Network`] impl.
-macro_rules! mlp {
-    ($loss:ident, $loss_grad:ident, $i:literal, $h:literal, $o:literal) => {
-        /// The loss of one sample: `#[grad]` emits its gradient with respect to the weights.
-        #[allow(clippy::needless_range_loop)]
-        #[grad(wrt(w1, b1, w2, b2))]
-        pub fn $loss(
-            w1: &[[f64; $i]; $h],
-            b1: &[f64; $h],
-            w2: &[[f64; $h]; $o],
-            b2: &[f64; $o],
-            x: &[f64; $i],
-            y: &[f64; $o],
-        ) -> f64 {
-            let mut hidden = [0.0; $h];
-            for j in 0..$h {
-                let mut a = b1[j];
-                for k in 0..$i {
-                    a += w1[j][k] * x[k];
-                }
-                hidden[j] = a.tanh();
-            }
-            let mut z = [0.0; $o];
-            for c in 0..$o {
-                let mut a = b2[c];
-                for j in 0..$h {
-                    a += w2[c][j] * hidden[j];
-                }
-                z[c] = a;
-            }
-            let mut m = z[0];
+/// A `pub fn` whose body computes the logits `$z` and which returns the cross-entropy of
+/// their softmax against the one-hot labels `$y`, as a log-sum-exp shifted by the largest logit:
+/// `m + ln Σ exp(z - m) - y·z`. The tail is spliced here, before `#[grad]` reads the function
+/// (an attribute sees the calls of macros inside a body unexpanded, so it cannot be a macro
+/// called from the body).
+macro_rules! loss_of_logits {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident($($params:tt)*) logits $z:ident, labels $y:ident, classes $o:literal {
+            $($body:tt)*
+        }
+    ) => {
+        $(#[$attr])*
+        pub fn $name($($params)*) -> f64 {
+            $($body)*
+            let mut m = $z[0];
             for c in 1..$o {
-                m = m.max(z[c]);
+                m = m.max($z[c]);
             }
             let mut sum = 0.0;
             let mut dot = 0.0;
             for c in 0..$o {
-                sum += (z[c] - m).exp();
-                dot += y[c] * z[c];
+                sum += ($z[c] - m).exp();
+                dot += $y[c] * $z[c];
             }
             m + sum.ln() - dot
+        }
+    };
+}
+
+/// Defines the `#[grad]` loss of an [`Mlp`] of the given sizes and its [`Network`] impl.
+macro_rules! mlp {
+    ($loss:ident, $loss_grad:ident, $i:literal, $h:literal, $o:literal) => {
+        loss_of_logits! {
+            /// The loss of one sample: `#[grad]` emits its gradient with respect to the weights.
+            #[allow(clippy::needless_range_loop)]
+            #[grad(wrt(w1, b1, w2, b2))]
+            fn $loss(
+                w1: &[[f64; $i]; $h],
+                b1: &[f64; $h],
+                w2: &[[f64; $h]; $o],
+                b2: &[f64; $o],
+                x: &[f64; $i],
+                y: &[f64; $o],
+            ) logits z, labels y, classes $o {
+                let mut hidden = [0.0; $h];
+                for j in 0..$h {
+                    let mut a = b1[j];
+                    for k in 0..$i {
+                        a += w1[j][k] * x[k];
+                    }
+                    hidden[j] = a.tanh();
+                }
+                let mut z = [0.0; $o];
+                for c in 0..$o {
+                    let mut a = b2[c];
+                    for j in 0..$h {
+                        a += w2[c][j] * hidden[j];
+                    }
+                    z[c] = a;
+                }
+            }
         }
 
         impl Network<$i, $o> for Mlp<$i, $h, $o> {
@@ -248,55 +269,46 @@ pub struct Skip<const I: usize, const H: usize, const O: usize> {
 /// Defines the `#[grad]` loss of a [`Skip`] network of the given sizes and its impl.
 macro_rules! skip {
     ($loss:ident, $loss_grad:ident, $i:literal, $h:literal, $o:literal) => {
-        /// The loss of one sample of the skip-connection network.
-        #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
-        #[grad(wrt(w1, b1, w2, b2, w3, s, b3))]
-        pub fn $loss(
-            w1: &[[f64; $i]; $h],
-            b1: &[f64; $h],
-            w2: &[[f64; $h]; $h],
-            b2: &[f64; $h],
-            w3: &[[f64; $h]; $o],
-            s: &[[f64; $h]; $o],
-            b3: &[f64; $o],
-            x: &[f64; $i],
-            y: &[f64; $o],
-        ) -> f64 {
-            let mut h1 = [0.0; $h];
-            for j in 0..$h {
-                let mut a = b1[j];
-                for k in 0..$i {
-                    a += w1[j][k] * x[k];
-                }
-                h1[j] = a.tanh();
-            }
-            let mut h2 = [0.0; $h];
-            for j in 0..$h {
-                let mut a = b2[j];
-                for k in 0..$h {
-                    a += w2[j][k] * h1[k];
-                }
-                h2[j] = a.tanh();
-            }
-            let mut z = [0.0; $o];
-            for c in 0..$o {
-                let mut a = b3[c];
+        loss_of_logits! {
+            /// The loss of one sample of the skip-connection network.
+            #[allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+            #[grad(wrt(w1, b1, w2, b2, w3, s, b3))]
+            fn $loss(
+                w1: &[[f64; $i]; $h],
+                b1: &[f64; $h],
+                w2: &[[f64; $h]; $h],
+                b2: &[f64; $h],
+                w3: &[[f64; $h]; $o],
+                s: &[[f64; $h]; $o],
+                b3: &[f64; $o],
+                x: &[f64; $i],
+                y: &[f64; $o],
+            ) logits z, labels y, classes $o {
+                let mut h1 = [0.0; $h];
                 for j in 0..$h {
-                    a += w3[c][j] * h2[j] + s[c][j] * h1[j];
+                    let mut a = b1[j];
+                    for k in 0..$i {
+                        a += w1[j][k] * x[k];
+                    }
+                    h1[j] = a.tanh();
                 }
-                z[c] = a;
+                let mut h2 = [0.0; $h];
+                for j in 0..$h {
+                    let mut a = b2[j];
+                    for k in 0..$h {
+                        a += w2[j][k] * h1[k];
+                    }
+                    h2[j] = a.tanh();
+                }
+                let mut z = [0.0; $o];
+                for c in 0..$o {
+                    let mut a = b3[c];
+                    for j in 0..$h {
+                        a += w3[c][j] * h2[j] + s[c][j] * h1[j];
+                    }
+                    z[c] = a;
+                }
             }
-            let mut m = z[0];
-            for c in 1..$o {
-                m = m.max(z[c]);
-            }
-            let mut sum = 0.0;
-            let mut dot = 0.0;
-            for c in 0..$o {
-                sum += (z[c] - m).exp();
-                dot += y[c] * z[c];
-            }
-            m + sum.ln() - dot
         }
 
         impl Network<$i, $o> for Skip<$i, $h, $o> {
