@@ -249,13 +249,53 @@ impl Lengths<'_> {
 
 /// The names in `wrt(...)`, or `None` for a bare `#[grad]`.
 fn parse_wrt(attr: &TokenStream, diags: &mut Diagnostics) -> Option<Vec<Ident>> {
-    if attr.is_empty() {
-        return None;
+    match parse_args(attr) {
+        Ok(args) => args.wrt,
+        Err(e) => {
+            diags.report(e.span(), e.to_string());
+            None
+        }
     }
-    let mut names = None;
+}
+
+/// How the attribute asks loops to be treated: `#[grad(loops = "keep")]`, `"unroll"` or
+/// `"auto"` (the default). An invalid argument was reported by [`check`].
+pub fn loop_mode(attr: &TokenStream) -> crate::region::LoopMode {
+    parse_args(attr).map(|a| a.loops).unwrap_or_default()
+}
+
+/// The arguments of `#[grad(...)]`.
+struct Args {
+    wrt: Option<Vec<Ident>>,
+    loops: crate::region::LoopMode,
+}
+
+fn parse_args(attr: &TokenStream) -> syn::Result<Args> {
+    use crate::region::LoopMode;
+    let mut args = Args {
+        wrt: None,
+        loops: LoopMode::Auto,
+    };
+    if attr.is_empty() {
+        return Ok(args);
+    }
     let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("loops") {
+            let value: syn::LitStr = meta.value()?.parse()?;
+            args.loops = match value.value().as_str() {
+                "auto" => LoopMode::Auto,
+                "keep" => LoopMode::Keep,
+                "unroll" => LoopMode::Unroll,
+                _ => {
+                    let msg = "`loops` is \"auto\" (the default), \"keep\" or \"unroll\"";
+                    return Err(syn::Error::new(value.span(), msg));
+                }
+            };
+            return Ok(());
+        }
         if !meta.path.is_ident("wrt") {
-            return Err(meta.error("unknown argument; `#[grad]` takes `wrt(a, b, ...)`"));
+            let msg = "unknown argument; `#[grad]` takes `wrt(a, b, ...)` and `loops = \"...\"`";
+            return Err(meta.error(msg));
         }
         let mut found = Vec::new();
         meta.parse_nested_meta(|inner| match inner.path.get_ident() {
@@ -265,14 +305,11 @@ fn parse_wrt(attr: &TokenStream, diags: &mut Diagnostics) -> Option<Vec<Ident>> 
             }
             None => Err(inner.error("`wrt` lists parameter names")),
         })?;
-        names = Some(found);
+        args.wrt = Some(found);
         Ok(())
     });
-    if let Err(e) = syn::parse::Parser::parse2(parser, attr.clone()) {
-        diags.report(e.span(), e.to_string());
-        return None;
-    }
-    names
+    syn::parse::Parser::parse2(parser, attr.clone())?;
+    Ok(args)
 }
 
 fn apply_wrt(wrt: &[Ident], item: &ItemFn, params: &mut [Param], diags: &mut Diagnostics) {

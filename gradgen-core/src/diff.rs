@@ -22,7 +22,10 @@
 //! stated in the rule's documentation. At the points where a derivative is not unique the
 //! rules give the conventions of DESIGN.md (½ at ties, 0 for `abs` at 0, and so on).
 
+use std::collections::HashMap;
+
 use crate::ir::{Cmp, Graph, Id, Node, Op};
+use crate::region::{ArrayRef, Input, Region, RegionAdjoint};
 use crate::simplify::Builder;
 
 /// One term of an operand's adjoint: `value`, to be added (or subtracted, if `negate`).
@@ -56,24 +59,79 @@ pub struct Gradient {
     pub params: Vec<Id>,
     /// The number of nodes of the forward graph; nodes at or above it are adjoint code.
     pub forward_len: usize,
+    /// The adjoint code run for its effects, in order: reversed kept loops, additions to
+    /// buffers' adjoints. Emission keeps them whether or not a value of theirs is read.
+    pub effects: Vec<Id>,
+}
+
+/// Which arrays that kept loops read at run time hold differentiated values.
+#[derive(Clone, Debug, Default)]
+pub struct Activity {
+    /// Whether each parameter of the function (by index) is differentiated.
+    pub params: Vec<bool>,
+}
+
+impl Activity {
+    fn array(&self, array: &ArrayRef) -> bool {
+        match array {
+            ArrayRef::Param { param, .. } => self.params.get(*param).copied().unwrap_or(true),
+            ArrayRef::Buffer(_) => true,
+        }
+    }
 }
 
 /// Differentiates `output` with respect to `params` by one reverse sweep, adding the adjoint
 /// code to `graph`.
 pub fn differentiate(graph: &mut Graph, output: Id, params: &[Id]) -> Gradient {
+    differentiate_with(graph, output, params, &Activity::default(), &[])
+}
+
+/// [`differentiate`], for a graph that may hold kept loops: `activity` tells which arrays
+/// they read are differentiated, and `effects` are nodes that run for their effects (loops
+/// inside a loop body), differentiated even when the output does not read them.
+pub fn differentiate_with(
+    graph: &mut Graph,
+    output: Id,
+    params: &[Id],
+    activity: &Activity,
+    effects: &[Id],
+) -> Gradient {
     let forward_len = graph.len();
-    let active = active_nodes(graph, params);
+    let active = active_nodes(graph, params, activity);
+    let roots: Vec<Id> = std::iter::once(output)
+        .chain(effects.iter().copied())
+        .collect();
+    let mut live = vec![false; forward_len];
+    for id in graph.live(&roots) {
+        live[id.index()] = true;
+    }
+    let last = roots.iter().map(|r| r.index()).max().unwrap_or(0);
     let mut adjoints: Vec<Option<Id>> = vec![None; forward_len];
+    let mut sweep = Sweep {
+        seeds: HashMap::new(),
+        effects: Vec::new(),
+        activity,
+        active: &active,
+    };
     let mut b = Builder::for_adjoint(graph);
     adjoints[output.index()] = Some(b.constant(1.0));
-    for index in (0..=output.index()).rev() {
-        let Some(adjoint) = adjoints[index] else {
-            continue;
-        };
+    for index in (0..=last).rev() {
         let id = Id::new(index);
         let node = b.graph().node(id).clone();
-        b.at(b.graph().span(id));
-        for term in rule(&mut b, id, &node, adjoint) {
+        let terms = if node.op.is_structural() {
+            if !live[index] || !active[index] {
+                continue;
+            }
+            b.at(b.graph().span(id));
+            sweep.structural(&mut b, id, &node, adjoints[index])
+        } else {
+            let Some(adjoint) = adjoints[index] else {
+                continue;
+            };
+            b.at(b.graph().span(id));
+            rule(&mut b, id, &node, adjoint)
+        };
+        for term in terms {
             if !active[term.operand.index()] {
                 continue;
             }
@@ -90,20 +148,192 @@ pub fn differentiate(graph: &mut Graph, output: Id, params: &[Id]) -> Gradient {
         adjoints,
         params,
         forward_len,
+        effects: sweep.effects,
     }
 }
 
 /// Which nodes depend on a differentiated parameter. Only those need an adjoint: a constant
 /// subexpression such as `(2.0 * PI).cos()`, or one of data parameters only, passes nothing on.
-fn active_nodes(graph: &Graph, params: &[Id]) -> Vec<bool> {
+/// A kept loop is also active when it reads a differentiated array.
+fn active_nodes(graph: &Graph, params: &[Id], activity: &Activity) -> Vec<bool> {
     let mut active = vec![false; graph.len()];
     for p in params {
         active[p.index()] = true;
     }
     for (i, node) in graph.nodes().iter().enumerate() {
-        active[i] = active[i] || node.args.iter().any(|a| active[a.index()]);
+        let reads_active = match node.op {
+            Op::Loop { region, .. } => graph
+                .regions
+                .get(region as usize)
+                .is_some_and(|r| reads_active_array(r, activity)),
+            _ => false,
+        };
+        active[i] = active[i] || reads_active || node.args.iter().any(|a| active[a.index()]);
     }
     active
+}
+
+/// Whether a loop body, or a loop inside it, reads a differentiated array.
+fn reads_active_array(region: &Region, activity: &Activity) -> bool {
+    let own = region.inputs.iter().any(|input| match input {
+        Input::Load { array, .. } => activity.array(array),
+        _ => false,
+    });
+    own || region
+        .body
+        .regions
+        .iter()
+        .any(|r| reads_active_array(r, activity))
+}
+
+/// The state of a reverse sweep that kept loops and buffers need.
+struct Sweep<'a> {
+    /// The adjoints of each kept loop's results, gathered from its `LoopOut` nodes.
+    seeds: HashMap<Id, Vec<Option<Id>>>,
+    effects: Vec<Id>,
+    activity: &'a Activity,
+    active: &'a [bool],
+}
+
+impl Sweep<'_> {
+    /// The terms of a loop or buffer node, recording the adjoint code it runs for effect.
+    fn structural(
+        &mut self,
+        b: &mut Builder<'_>,
+        v: Id,
+        node: &Node,
+        adjoint: Option<Id>,
+    ) -> Vec<Term> {
+        match node.op {
+            Op::LoopOut(k) => {
+                if let Some(a) = adjoint {
+                    let slots = self.seeds.entry(node.args[0]).or_default();
+                    if slots.len() <= k as usize {
+                        slots.resize(k as usize + 1, None);
+                    }
+                    slots[k as usize] = Some(a);
+                }
+                vec![]
+            }
+            Op::BufElem { buf, index } => {
+                if let Some(a) = adjoint {
+                    let effect = b.add(Op::BufAdj { buf, index }, vec![v, a]);
+                    self.effects.push(effect);
+                }
+                vec![]
+            }
+            Op::BufInit { buf, .. } => node
+                .args
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| self.active[a.index()])
+                .map(|(k, &a)| {
+                    let index = k as u32;
+                    plus(a, b.add(Op::BufAdjRead { buf, index }, vec![v]))
+                })
+                .collect(),
+            Op::Loop { region, .. } => self.rule_loop(b, v, node, region as usize),
+            _ => vec![],
+        }
+    }
+
+    /// A kept loop: its body is differentiated once, and the reversed loop (`LoopAdj`) gives
+    /// the adjoint of each value the loop read from this graph.
+    fn rule_loop(&mut self, b: &mut Builder<'_>, v: Id, node: &Node, r: usize) -> Vec<Term> {
+        let mut region = std::mem::take(&mut b.graph_mut().regions[r]);
+        let mut seeds = self.seeds.remove(&v).unwrap_or_default();
+        seeds.resize(region.carried.len(), None);
+        let constant: Option<Vec<f64>> = seeds
+            .iter()
+            .map(|s| s.map_or(Some(0.0), |id| b.graph().constant(id)))
+            .collect();
+        let fused = region.is_reduction()
+            && region.stores.is_empty()
+            && region.buffers_read.is_empty()
+            && region.buffers_written.is_empty();
+        let constant = constant.filter(|_| fused);
+        let operand_active: Vec<bool> = node.args.iter().map(|a| self.active[a.index()]).collect();
+        differentiate_region(&mut region, constant, &operand_active, self.activity);
+        let zero = b.constant(0.0);
+        let mut args: Vec<Id> = seeds.iter().map(|s| s.unwrap_or(zero)).collect();
+        // The reversed body reads the values the loop captured again; the carried variables'
+        // initial values and the effects the loop followed it does not read.
+        let captured = |k: usize| region.inputs.contains(&Input::Captured(k));
+        args.extend((0..node.args.len()).map(|k| if captured(k) { node.args[k] } else { zero }));
+        let arity = args.len() as u32;
+        let region_index = r as u32;
+        let adj = b.add(
+            Op::LoopAdj {
+                region: region_index,
+                arity,
+            },
+            args,
+        );
+        self.effects.push(adj);
+        let mut terms = Vec::new();
+        for k in 0..node.args.len() {
+            if operand_active[k] && region.operand_has_adjoint(k) {
+                let out = b.add(Op::LoopAdjOut(k as u32), vec![adj]);
+                terms.push(plus(node.args[k], out));
+            }
+        }
+        b.graph_mut().regions[r] = region;
+        terms
+    }
+}
+
+/// Differentiates a loop body as a function of its inputs, with the adjoints of its results
+/// as seeds: constants when the loop is fused, else parameters read as each reversed iteration
+/// starts.
+fn differentiate_region(
+    region: &mut Region,
+    constant_seeds: Option<Vec<f64>>,
+    operand_active: &[bool],
+    activity: &Activity,
+) {
+    let fused = constant_seeds.is_some();
+    let mut seed_ids = Vec::new();
+    for k in 0..region.carried.len() {
+        let id = match &constant_seeds {
+            Some(c) => Builder::new(&mut region.body).constant(c[k]),
+            None => region.new_input(Input::Seed(k)),
+        };
+        seed_ids.push(id);
+    }
+    for k in 0..region.stores.len() {
+        seed_ids.push(region.new_input(Input::StoreSeed(k)));
+    }
+    let outputs = region.roots();
+    let mut b = Builder::new(&mut region.body);
+    let mut objective = b.constant(0.0);
+    for (seed, out) in seed_ids.iter().zip(outputs) {
+        let term = b.product(*seed, out);
+        objective = b.sum(objective, term);
+    }
+    let params: Vec<Id> = (0..region.inputs.len())
+        .filter(|&k| match &region.inputs[k] {
+            Input::Carried(_) => true,
+            Input::Captured(op) => operand_active.get(*op).copied().unwrap_or(true),
+            Input::Load { array, .. } => activity.array(array),
+            Input::Index(_) | Input::Seed(_) | Input::StoreSeed(_) => false,
+        })
+        .filter_map(|k| region.param(k))
+        .collect();
+    let effects = region.effects.clone();
+    let grad = differentiate_with(&mut region.body, objective, &params, activity, &effects);
+    let inputs = (0..region.inputs.len())
+        .map(|k| {
+            let p = region.param(k)?;
+            grad.adjoints.get(p.index()).copied().flatten()
+        })
+        .collect();
+    region.adjoint = Some(RegionAdjoint {
+        forward_len: grad.forward_len,
+        inputs,
+        fused,
+        seeds: constant_seeds.unwrap_or_default(),
+        effects: grad.effects,
+    });
 }
 
 fn accumulate(b: &mut Builder<'_>, so_far: Option<Id>, term: Term) -> Id {
@@ -171,6 +401,8 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
         Op::Select => rule_select(b, x, y, z, a),
         Op::Call { .. } => rule_call(b, v, &node.args, a),
         Op::CallGrad { .. } => vec![],
+        // Differentiated by `Sweep::structural`; never reached.
+        _ => vec![],
     }
 }
 

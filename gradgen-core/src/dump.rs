@@ -44,21 +44,71 @@ impl OpCounts {
     }
 }
 
-/// Counts the operations needed for the value alone and for all `roots`.
+/// Counts the operations needed for the value alone and for all `roots`. A kept loop counts
+/// the operations of its body once, as the emitted code holds them once, whatever its trip
+/// count.
 pub fn counts(graph: &Graph, roots: &Roots) -> OpCounts {
-    let count = |ids: Vec<Id>| {
-        ids.into_iter()
-            .filter(|&id| graph.op(id).is_counted())
-            .count()
-    };
-    let function = count(graph.live(&[roots.value]));
-    let emitted = count(graph.live(&roots.all()));
-    let gradient = count(graph.live(&roots.gradient));
+    let function = count(graph, &[roots.value]);
+    let emitted = count(graph, &roots.all());
+    let gradient: Vec<Id> = roots
+        .gradient
+        .iter()
+        .chain(&roots.effects)
+        .copied()
+        .collect();
     OpCounts {
         function,
         emitted,
-        gradient,
+        gradient: count(graph, &gradient),
     }
+}
+
+/// The counted operations live from `roots`, the bodies of kept loops among them included.
+fn count(graph: &Graph, roots: &[Id]) -> usize {
+    let mut n = 0;
+    for id in graph.live(roots) {
+        let op = graph.op(id);
+        n += usize::from(op.is_counted());
+        let region = match op {
+            Op::Loop { region, .. } | Op::LoopAdj { region, .. } => &graph.regions[region as usize],
+            _ => continue,
+        };
+        let Some(adjoint) = region.adjoint.as_ref() else {
+            n += count(&region.body, &region.roots());
+            continue;
+        };
+        let body = &region.body;
+        let forward = |id: &Id| id.index() < adjoint.forward_len;
+        if matches!(op, Op::Loop { .. }) {
+            let live = body.live(&region.roots());
+            n += live
+                .iter()
+                .filter(|&&i| forward(&i) && body.op(i).is_counted())
+                .count();
+            let inner: Vec<Id> = live
+                .into_iter()
+                .filter(|&i| matches!(body.op(i), Op::Loop { .. }))
+                .collect();
+            n += inner
+                .iter()
+                .map(|&i| count(body, &[i]) - usize::from(body.op(i).is_counted()))
+                .sum::<usize>();
+        } else {
+            let mut reverse: Vec<Id> = adjoint.inputs.iter().flatten().copied().collect();
+            reverse.extend(&adjoint.effects);
+            let live = body.live(&reverse);
+            n += live
+                .iter()
+                .filter(|&&i| !forward(&i) && body.op(i).is_counted())
+                .count();
+            let inner: Vec<Id> = live
+                .into_iter()
+                .filter(|&i| matches!(body.op(i), Op::LoopAdj { .. }))
+                .collect();
+            n += inner.iter().map(|&i| count(body, &[i])).sum::<usize>();
+        }
+    }
+    n
 }
 
 /// The SSA-style dump of a differentiated function.
@@ -77,6 +127,9 @@ pub fn dump(d: &Differentiated) -> String {
     out.push_str("adjoint\n");
     for id in adjoint {
         line(&mut out, d, id);
+    }
+    for (r, region) in d.graph.regions.iter().enumerate() {
+        dump_region(&mut out, r, region, 1);
     }
     let _ = writeln!(out, "value {}", roots.value);
     for (slot, g) in f.differentiated_slots().into_iter().zip(&roots.gradient) {
@@ -127,6 +180,45 @@ pub(crate) fn slot_name(d: &Differentiated, id: Id) -> String {
     name
 }
 
+/// A kept loop's body, its inputs, and what its gradient keeps per iteration.
+fn dump_region(out: &mut String, r: usize, region: &crate::region::Region, depth: usize) {
+    let pad = "  ".repeat(depth);
+    let range = &region.range;
+    let rev = if range.reversed { ".rev()" } else { "" };
+    let _ = writeln!(
+        out,
+        "{pad}loop #{r}: i{} in {}..{}{rev}",
+        region.level, range.start, range.end
+    );
+    for (k, input) in region.inputs.iter().enumerate() {
+        let _ = writeln!(out, "{pad}  param {k} = {input:?}");
+    }
+    let live = region.body.live(&region.roots());
+    for id in live {
+        let node = region.body.node(id);
+        let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
+        let _ = writeln!(
+            out,
+            "{pad}  {id} = {} {}",
+            op_name(node.op),
+            args.join(", ")
+        );
+    }
+    for c in &region.carried {
+        let _ = writeln!(out, "{pad}  carried {} <- {}", c.name, c.next);
+    }
+    for s in &region.stores {
+        let _ = writeln!(out, "{pad}  store buffer #{} <- {}", s.buffer, s.value);
+    }
+    if let Some(a) = &region.adjoint {
+        let fused = if a.fused { "fused" } else { "reversed apart" };
+        let _ = writeln!(out, "{pad}  gradient: {fused}");
+    }
+    for (k, inner) in region.body.regions.iter().enumerate() {
+        dump_region(out, k, inner, depth + 1);
+    }
+}
+
 /// The name of an operation in the dump.
 pub fn op_name(op: Op) -> String {
     match op {
@@ -147,6 +239,14 @@ pub fn op_name(op: Op) -> String {
         Op::Powi(n) => format!("powi {n}"),
         Op::Param(i) => format!("param {i}"),
         Op::Const(c) => format!("const {:?}", c.get()),
+        Op::Loop { region, .. } => format!("loop #{region}"),
+        Op::LoopOut(k) => format!("loop-out {k}"),
+        Op::LoopAdj { region, .. } => format!("loop-reverse #{region}"),
+        Op::LoopAdjOut(k) => format!("loop-reverse-out {k}"),
+        Op::BufInit { buf, .. } => format!("buffer #{buf}"),
+        Op::BufElem { buf, index } => format!("buffer #{buf}[{index}]"),
+        Op::BufAdj { buf, index } => format!("buffer-adjoint #{buf}[{index}] +="),
+        Op::BufAdjRead { buf, index } => format!("buffer-adjoint #{buf}[{index}]"),
         op => ops::method_name(op).unwrap_or("op").to_string(),
     }
 }

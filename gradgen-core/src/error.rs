@@ -129,6 +129,11 @@ impl Diagnostics {
         self.found.len()
     }
 
+    /// The message of the first problem reported, if any.
+    pub fn first_message(&self) -> Option<String> {
+        self.found.first().map(|d| d.message.clone())
+    }
+
     /// Whether anything was reported.
     pub fn is_empty(&self) -> bool {
         self.found.is_empty()

@@ -229,6 +229,48 @@ pub enum Op {
     /// the user's, or a convention of a derivative rule at a kink. Emission puts the work that
     /// only one arm needs inside that arm, so the untaken side is not evaluated.
     Select,
+    /// A loop kept as a loop: `region` indexes [`Graph::regions`]; the operands are
+    /// [`Region::operands`](crate::region::Region::operands): the values of this graph the
+    /// body reads, the initial values of the variables it carries, and the earlier effects on
+    /// the buffers it touches (for order only).
+    Loop {
+        region: u32,
+        arity: u32,
+    },
+    /// The value of carried variable `index` when the loop (the operand) ends.
+    LoopOut(u32),
+    /// The reverse sweep of a kept loop: operands are the adjoint of each carried variable's
+    /// final value (its seed), then the loop's own operands, which the reversed body reads.
+    LoopAdj {
+        region: u32,
+        arity: u32,
+    },
+    /// The adjoint of operand `index` of the loop whose [`Op::LoopAdj`] is the operand.
+    LoopAdjOut(u32),
+    /// A buffer (a local array that a kept loop indexes at run time) made from its elements,
+    /// the operands, row-major.
+    BufInit {
+        buf: u32,
+        arity: u32,
+    },
+    /// Element `index` (row-major) of buffer `buf`, read after the effect that is its operand
+    /// (the buffer's creation or the last loop that wrote it).
+    BufElem {
+        buf: u32,
+        index: u32,
+    },
+    /// Adds operand 1 to element `index` of the buffer's adjoint; operand 0 is the
+    /// [`Op::BufElem`] whose adjoint this is.
+    BufAdj {
+        buf: u32,
+        index: u32,
+    },
+    /// Element `index` of the buffer's adjoint once every later effect has added to it: the
+    /// adjoint of the buffer's initial element. The operand is the [`Op::BufInit`].
+    BufAdjRead {
+        buf: u32,
+        index: u32,
+    },
 }
 
 impl Op {
@@ -240,6 +282,10 @@ impl Op {
             Op::Atan2 | Op::Log | Op::Powf | Op::Hypot | Op::Max | Op::Min | Op::Cmp(_) => 2,
             Op::And | Op::Or => 2,
             Op::Call { arity, .. } => usize::from(arity),
+            Op::Loop { arity, .. } | Op::LoopAdj { arity, .. } | Op::BufInit { arity, .. } => {
+                arity as usize
+            }
+            Op::BufAdj { .. } => 2,
             Op::Clamp | Op::MulAdd | Op::Select => 3,
             _ => 1,
         }
@@ -251,6 +297,22 @@ impl Op {
         !matches!(
             self,
             Op::Param(_) | Op::Const(_) | Op::Int(_) | Op::Select | Op::CallGrad { .. }
+        ) && !self.is_structural()
+    }
+
+    /// Whether the operation belongs to a kept loop or a buffer: it is emitted as a loop, a
+    /// variable or an array access, never as an expression of its operands.
+    pub fn is_structural(self) -> bool {
+        matches!(
+            self,
+            Op::Loop { .. }
+                | Op::LoopOut(_)
+                | Op::LoopAdj { .. }
+                | Op::LoopAdjOut(_)
+                | Op::BufInit { .. }
+                | Op::BufElem { .. }
+                | Op::BufAdj { .. }
+                | Op::BufAdjRead { .. }
         )
     }
 
@@ -283,6 +345,8 @@ pub struct Graph {
     memo: HashMap<Node, Id>,
     callees: Vec<String>,
     float: FloatTy,
+    /// The bodies of the loops kept as loops, by [`Op::Loop`] index.
+    pub regions: Vec<crate::region::Region>,
 }
 
 impl Graph {

@@ -28,6 +28,7 @@ pub mod file;
 pub mod ir;
 pub mod lower;
 pub mod ops;
+pub mod region;
 pub mod simplify;
 
 use proc_macro2::{Span, TokenStream};
@@ -54,6 +55,7 @@ impl Differentiated {
         emit::Roots {
             value: self.function.output,
             gradient: self.gradient.params.clone(),
+            effects: self.gradient.effects.clone(),
         }
     }
 
@@ -97,7 +99,8 @@ pub fn differentiate_in(
 ) -> Result<Differentiated, Error> {
     let mut diags = error::Diagnostics::default();
     let (params, float) = check::check_in(attr, item, consts, &mut diags);
-    let function = lower::lower_in(item, params, float, consts, &mut diags);
+    let loops = check::loop_mode(attr);
+    let function = lower::lower_in(item, params, float, consts, loops, &mut diags);
     diags.finish()?;
     let function = function.ok_or_else(|| {
         Error::new(
@@ -111,7 +114,10 @@ pub fn differentiate_in(
         .iter()
         .map(|s| s.id)
         .collect();
-    let gradient = diff::differentiate(&mut graph, function.output, &params);
+    let activity = diff::Activity {
+        params: function.params.iter().map(|p| p.differentiated).collect(),
+    };
+    let gradient = diff::differentiate_with(&mut graph, function.output, &params, &activity, &[]);
     if graph.len() >= ir::MAX_NODES {
         let msg = "the gradient is too large to emit; split the function into smaller functions";
         return Err(Error::new(item.sig.ident.span(), msg));

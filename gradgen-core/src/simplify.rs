@@ -125,6 +125,12 @@ impl<'g> Builder<'g> {
         self.graph
     }
 
+    /// The graph being built, to change its regions or to swap in another graph (a loop
+    /// body being lowered).
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        self.graph
+    }
+
     /// Sets the span given to the nodes built from now on.
     pub fn at(&mut self, span: Span) {
         self.span = span;
@@ -158,6 +164,9 @@ impl<'g> Builder<'g> {
 
     /// Builds `op(args)`, simplified.
     pub fn add(&mut self, op: Op, args: Vec<Id>) -> Id {
+        if op.is_structural() {
+            return self.raw(op, args);
+        }
         let (mut op, mut args) = (op, args);
         for _ in 0..MAX_REWRITES {
             match RULES.iter().find_map(|rule| rule(self, op, &args)) {
@@ -487,10 +496,12 @@ fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite
     if !b.reassociate || !matches!(op, Op::Mul | Op::Div | Op::Neg) {
         return None;
     }
+    // A zero arm may sit in a select nested in an arm (`if a { 1 } else if b { 0 } else
+    // { y }`, from an `else if` chain or an early return): distributing into the outer
+    // select distributes into the inner one in turn, so the zero stays an exact zero.
     let zero_arm_select = |id: Id| {
         let n = b.graph.node(id);
-        let zero = |k: usize| b.constant_of(n.args[k]) == Some(0.0);
-        (n.op == Op::Select && (zero(1) || zero(2))).then(|| n.args.clone())
+        (n.op == Op::Select && has_zero_arm(b.graph, id, MAX_REWRITES)).then(|| n.args.clone())
     };
     let (position, select) = (0..args.len()).find_map(|k| Some((k, zero_arm_select(args[k])?)))?;
     if op == Op::Div && position == 1 {
@@ -507,6 +518,18 @@ fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite
     let then = arm(select[1], b);
     let otherwise = arm(select[2], b);
     Some(Rewrite::Node(Op::Select, vec![select[0], then, otherwise]))
+}
+
+/// Whether the select `id` has an arm that is the constant 0, in it or in a select nested in
+/// its arms, at most `depth` deep.
+fn has_zero_arm(graph: &Graph, id: Id, depth: usize) -> bool {
+    let n = graph.node(id);
+    if n.op != Op::Select || depth == 0 {
+        return false;
+    }
+    n.args[1..]
+        .iter()
+        .any(|&arm| graph.constant(arm) == Some(0.0) || has_zero_arm(graph, arm, depth - 1))
 }
 
 /// `select_merge`: `(if c { a } else { b }) ± (if c { d } else { e })` →

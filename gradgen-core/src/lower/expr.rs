@@ -130,11 +130,12 @@ impl Lower<'_> {
         let segments = crate::check::plain_segments(&path.path).unwrap_or_default();
         let plain = path.qself.is_none() && !segments.is_empty();
         if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
-            if let Some(binding) = self.lookup(&segments[0]) {
-                if binding.is_none() {
+            if let Some((scope, binding)) = self.lookup_scoped(&segments[0]) {
+                let Some(value) = binding else {
                     self.silenced += 1;
-                }
-                return binding;
+                    return None;
+                };
+                return self.lift(scope, value);
             }
         }
         if let Some(name) = segments.last().filter(|_| plain) {
@@ -289,6 +290,9 @@ impl Lower<'_> {
             (l @ (Value::RtInt(_) | Value::Int(..)), r @ (Value::RtInt(_) | Value::Int(..))) => {
                 self.runtime_integers(op, at, l, r)
             }
+            (l @ (Value::Index(_) | Value::Int(..)), r @ (Value::Index(_) | Value::Int(..))) => {
+                self.index_arithmetic(op, l, r)
+            }
             (Value::Int(v, span), Value::Float(_)) | (Value::Float(_), Value::Int(v, span)) => {
                 let msg = format!(
                     "integer `{v}` where an `f64` is needed; write `{v}.0`, or `i as f64` for a \
@@ -355,6 +359,8 @@ impl Lower<'_> {
                 Some(Value::Float(self.b.add(Op::IntToFloat, vec![id])))
             }
             Value::RtInt(id) if to_int => Some(Value::RtInt(id)),
+            Value::Index(a) if same_float => self.index_as_float(a),
+            Value::Index(a) if to_int => Some(Value::Index(a)),
             other => {
                 let msg = format!(
                     "`as {target}` on {} is not supported; gradgen supports `as f64` on integers \
@@ -368,7 +374,12 @@ impl Lower<'_> {
 
     fn index_expr(&mut self, ix: &syn::ExprIndex) -> Option<Value> {
         let base = self.expr(&ix.expr)?;
-        match self.expr(&ix.index)? {
+        let index = self.expr(&ix.index)?;
+        let runtime_base = matches!(base, Value::Buffer(_) | Value::Elements(..));
+        if runtime_base || matches!(index, Value::Index(_)) {
+            return self.index_runtime(base, index);
+        }
+        match index {
             Value::RtInt(id) => self.element_at_run_time(&base, id, &ix.index),
             Value::Int(i, _) => match usize::try_from(i) {
                 Ok(i) => self.element_at(&base, i, &ix.index),
@@ -661,6 +672,11 @@ fn assignment(op: &BinOp) -> Option<BinOp> {
         BinOp::DivAssign(_) => Some(BinOp::Div(syn::Token![/](span))),
         _ => None,
     }
+}
+
+/// Whether `op` is a compound assignment (`+=`, ...).
+pub(super) fn is_assignment(op: &BinOp) -> bool {
+    assignment(op).is_some()
 }
 
 fn is_lazy(op: &BinOp) -> bool {

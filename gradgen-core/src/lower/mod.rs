@@ -26,9 +26,10 @@
 
 mod branch;
 mod expr;
+mod kept;
 mod value;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use proc_macro2::{Ident, Span};
 use syn::spanned::Spanned;
@@ -38,6 +39,7 @@ use crate::check::{Kind, Param};
 use crate::consts::FileConsts;
 use crate::error::{Diagnostics, Place};
 use crate::ir::{FloatTy, Graph, Id, Op};
+use crate::region::{Buffer, LoopMode};
 use crate::simplify::Builder;
 
 pub use value::Value;
@@ -99,6 +101,8 @@ pub struct Function {
     /// emitted code asserts `label < len` first, since indexing past the end panics in the
     /// original function and the select that reads the element would not.
     pub index_checks: Vec<(Id, usize)>,
+    /// The local arrays that kept loops index at run time; see [`crate::region`].
+    pub buffers: Vec<Buffer>,
 }
 
 impl Function {
@@ -118,7 +122,14 @@ pub fn lower(
     float: FloatTy,
     diags: &mut Diagnostics,
 ) -> Option<Function> {
-    lower_in(item, params, float, &FileConsts::default(), diags)
+    lower_in(
+        item,
+        params,
+        float,
+        &FileConsts::default(),
+        LoopMode::Auto,
+        diags,
+    )
 }
 
 /// [`lower`], with the integer constants of the function's file (`0..N`, `[0.0; N]`).
@@ -127,6 +138,7 @@ pub fn lower_in(
     params: Vec<Param>,
     float: FloatTy,
     consts: &FileConsts,
+    loop_mode: LoopMode,
     diags: &mut Diagnostics,
 ) -> Option<Function> {
     let mut graph = Graph::of(float);
@@ -147,12 +159,22 @@ pub fn lower_in(
         returned: None,
         path: Vec::new(),
         conditional_returns: Vec::new(),
+        loop_mode,
+        frames: Vec::new(),
+        buffers: Vec::new(),
+        buffer_levels: Vec::new(),
+        top_effects: HashMap::new(),
+        unkeepable: HashSet::new(),
+        slots: Vec::new(),
+        param_shapes: params.iter().map(|p| p.shape.clone()).collect(),
     };
     let slots = lower.params(&params);
+    lower.slots = slots.clone();
     lower.bind_rejected_params(item, &params);
     let output = lower.body(&item.block);
     let too_large = lower.b.too_large();
     let names = std::mem::take(&mut lower.names);
+    let buffers = std::mem::take(&mut lower.buffers);
     let assumptions = std::mem::take(&mut lower.assumptions);
     let mut index_checks = std::mem::take(&mut lower.index_checks);
     index_checks.sort();
@@ -186,6 +208,7 @@ pub fn lower_in(
         assumptions,
         const_assumptions,
         index_checks,
+        buffers,
     })
 }
 
@@ -226,6 +249,20 @@ struct Lower<'a> {
     /// Returns that ran under a float condition, in the order they ran: the function's value
     /// is the first whose condition holds, else what the body goes on to return.
     conditional_returns: Vec<(Id, Option<Value>)>,
+    /// How loops are treated, from the attribute.
+    loop_mode: LoopMode,
+    /// The kept loops whose bodies are being lowered, outermost first.
+    frames: Vec<kept::Frame>,
+    /// The buffers made so far, and the level of the graph that creates each.
+    buffers: Vec<Buffer>,
+    buffer_levels: Vec<u32>,
+    /// The last effect on each buffer in the function's graph.
+    top_effects: HashMap<u32, Id>,
+    /// Loops that could not be kept, not to be tried again when an enclosing loop unrolls.
+    unkeepable: HashSet<usize>,
+    /// The parameters' scalars, and each parameter's shape, to recognise parameter arrays.
+    slots: Vec<Slot>,
+    param_shapes: Vec<Vec<usize>>,
 }
 
 impl Lower<'_> {
@@ -311,8 +348,17 @@ impl Lower<'_> {
 
     /// `Some(binding)` if `name` is bound, where the binding is `None` if its value failed.
     fn lookup(&self, name: &str) -> Option<Option<Value>> {
-        let mut bindings = self.scopes.iter().rev().flat_map(|s| s.iter().rev());
-        bindings.find(|b| b.name == name).map(|b| b.value.clone())
+        self.lookup_scoped(name).map(|(_, value)| value)
+    }
+
+    /// [`Lower::lookup`], with the index of the scope of the binding.
+    fn lookup_scoped(&self, name: &str) -> Option<(usize, Option<Value>)> {
+        for (s, scope) in self.scopes.iter().enumerate().rev() {
+            if let Some(b) = scope.iter().rev().find(|b| b.name == name) {
+                return Some((s, b.value.clone()));
+            }
+        }
+        None
     }
 
     /// The function body: statements, then a final expression or `return`.
@@ -477,14 +523,42 @@ impl Lower<'_> {
         }
     }
 
-    /// `for pat in range { body }`, unrolled: the body runs once per value of the range, in
-    /// its own scope, with the loop variable bound to that value.
+    /// `for pat in range { body }`: kept as a loop when it should and can be (see
+    /// [`crate::region`]), else unrolled: the body runs once per value of the range, in its
+    /// own scope, with the loop variable bound to that value.
     fn for_loop(&mut self, f: &syn::ExprForLoop) -> Option<Value> {
         if let Some(label) = &f.label {
             return self.report(Place::of(&label), "loop labels are not supported");
         }
-        let range = self.range(&f.expr)?;
-        let trip = range.len();
+        let bounds = self.bounds(&f.expr)?;
+        let constant = bounds.constant();
+        let trip = constant.map(|(s, e)| usize::try_from(e.saturating_sub(s)).unwrap_or(0));
+        if self.should_try_keeping(f, trip) {
+            let forced = constant.is_none() || self.loop_mode == LoopMode::Keep;
+            match self.keep(f, &bounds, forced) {
+                kept::Keep::Kept => return Some(Value::Unit),
+                kept::Keep::Unroll => {}
+                kept::Keep::Failed(reason) if forced => return self.cannot_keep(f, &reason),
+                kept::Keep::Failed(_) => self.remember_unkeepable(f),
+            }
+        }
+        let Some((start, end)) = constant else {
+            return self.fail_kept("a loop inside it has bounds that depend on its variable");
+        };
+        self.unroll(f, start, end, bounds.reversed)
+    }
+
+    fn unroll(&mut self, f: &syn::ExprForLoop, start: i64, end: i64, rev: bool) -> Option<Value> {
+        let trip = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
+        if trip > MAX_UNROLLED_ITERATIONS {
+            // Refused before the range is collected: it could be too large to allocate.
+            let msg = format!(
+                "this loop runs {trip} times, past the {MAX_UNROLLED_ITERATIONS} unrolled \
+                 iterations a function may have (`MAX_UNROLLED_ITERATIONS`); keep it as a loop \
+                 (`#[grad(loops = \"keep\")]`), or split the work into smaller functions"
+            );
+            return self.report(Place::of(&f.expr), msg);
+        }
         if self.unrolled > MAX_UNROLLED_ITERATIONS {
             // Already reported, at the loop that crossed the limit.
             self.silenced += 1;
@@ -499,12 +573,17 @@ impl Lower<'_> {
             );
             let msg = format!(
                 "the loop `{header}` takes the function past {MAX_UNROLLED_ITERATIONS} unrolled \
-                 iterations (`MAX_UNROLLED_ITERATIONS`); gradgen unrolls loops, so split the \
-                 work into smaller functions or shorter loops"
+                 iterations (`MAX_UNROLLED_ITERATIONS`); keep it as a loop \
+                 (`#[grad(loops = \"keep\")]`), or split the work into smaller functions or \
+                 shorter loops"
             );
             return self.report(Place::of(&f.expr), msg);
         }
-        for i in range {
+        let mut values: Box<dyn Iterator<Item = i64>> = Box::new(start..end);
+        if rev {
+            values = Box::new((start..end).rev());
+        }
+        for i in values {
             self.scopes.push(Vec::new());
             self.bind_loop_variable(&f.pat, i);
             self.block(&f.body);
@@ -528,16 +607,16 @@ impl Lower<'_> {
         }
     }
 
-    /// The values of a range with bounds known at compile time: `a..b`, `a..=b`, and either in
-    /// parentheses with `.rev()`.
-    fn range(&mut self, expr: &Expr) -> Option<Vec<i64>> {
+    /// The bounds of a range: `a..b`, `a..=b`, and either in parentheses with `.rev()`, with
+    /// bounds known at compile time or affine in the variables of kept loops.
+    fn bounds(&mut self, expr: &Expr) -> Option<kept::Bounds> {
         match expr {
-            Expr::Paren(p) => self.range(&p.expr),
-            Expr::Group(g) => self.range(&g.expr),
+            Expr::Paren(p) => self.bounds(&p.expr),
+            Expr::Group(g) => self.bounds(&g.expr),
             Expr::MethodCall(call) if call.method == "rev" && call.args.is_empty() => {
-                let mut values = self.range(&call.receiver)?;
-                values.reverse();
-                Some(values)
+                let mut bounds = self.bounds(&call.receiver)?;
+                bounds.reversed = !bounds.reversed;
+                Some(bounds)
             }
             Expr::Range(r) => {
                 let (Some(start), Some(end)) = (&r.start, &r.end) else {
@@ -545,33 +624,45 @@ impl Lower<'_> {
                         .report(Place::of(&r), "a loop range needs both bounds")
                         .and(None);
                 };
-                let (start, end) = (self.integer(start)?, self.integer(end)?);
+                let (start, end) = (self.bound(start)?, self.bound(end)?);
                 let end = match r.limits {
                     syn::RangeLimits::HalfOpen(_) => end,
-                    syn::RangeLimits::Closed(_) => match end.checked_add(1) {
-                        Some(end) => end,
-                        None => {
-                            let msg = format!("the range ends past the largest integer, {end}");
-                            return self.report(Place::of(&r), msg).and(None);
+                    syn::RangeLimits::Closed(_) => {
+                        match end.plus_scaled(&crate::region::Affine::constant(1), 1) {
+                            Some(end) => end,
+                            None => {
+                                let msg = format!("the range ends past the largest integer, {end}");
+                                return self.report(Place::of(&r), msg).and(None);
+                            }
                         }
-                    },
+                    }
                 };
-                let trip = usize::try_from(end.saturating_sub(start)).unwrap_or(0);
-                if trip > MAX_UNROLLED_ITERATIONS {
-                    // Refused before the range is collected: it could be too large to allocate.
-                    let msg = format!(
-                        "this loop runs {trip} times, past the {MAX_UNROLLED_ITERATIONS} unrolled \
-                         iterations a function may have (`MAX_UNROLLED_ITERATIONS`); gradgen \
-                         unrolls loops, so split the work into smaller functions or shorter loops"
-                    );
-                    return self.report(Place::of(&r), msg).and(None);
-                }
-                Some((start..end).collect())
+                Some(kept::Bounds {
+                    start,
+                    end,
+                    reversed: false,
+                })
             }
             other => {
                 let msg = "a `for` loop runs over a range with bounds known at compile time, such \
                            as `0..N`, `1..=n` or `(0..N).rev()`";
                 self.report(Place::of(&other), msg).and(None)
+            }
+        }
+    }
+
+    /// A loop bound: an integer known at compile time, or affine in kept loops' variables.
+    fn bound(&mut self, expr: &Expr) -> Option<crate::region::Affine> {
+        match self.expr(expr)? {
+            Value::Index(a) => Some(a),
+            Value::Int(v, _) => Some(crate::region::Affine::constant(v)),
+            other => {
+                let msg = format!(
+                    "expected an integer known at compile time (a literal, a loop variable, or \
+                     arithmetic on them), found {}",
+                    other.kind()
+                );
+                self.report(Place::of(&expr), msg).and(None)
             }
         }
     }
@@ -613,22 +704,35 @@ impl Lower<'_> {
     /// one (`h[j]`, `w[i][k]`).
     fn assign(&mut self, target: &Expr, op: Option<&syn::BinOp>, value: &Expr) -> Option<Value> {
         let value = self.expr(value);
-        let (name, indices) = self.place(target)?;
-        let binding = self.lookup(&name);
+        let (name, index_values) = self.place(target)?;
+        let binding = self.lookup_scoped(&name);
         let mutable = self.binding_mut(&name).is_some_and(|b| b.mutable);
         if binding.is_some() && !mutable {
             let msg = format!("`{name}` is not mutable; declare it with `let mut`");
             return self.report(Place::of(&target), msg);
         }
-        let Some(binding) = binding else {
+        let Some((scope, binding)) = binding else {
             let msg =
                 format!("`{name}` is not declared; declare it first with `let mut {name} = ...;`");
             return self.report(Place::of(&target), msg);
         };
-        let Some(current) = binding else {
+        let Some(mut current) = binding else {
             self.silenced += 1;
             return None;
         };
+        if self.level_of_binding(scope) != self.level() {
+            return self.fail_kept(format!("it assigns `{name}` of an enclosing scope"));
+        }
+        if let Value::Buffer(b) = current {
+            if !self.is_own_buffer(b) {
+                return self.store(b, index_values, op, target, value?);
+            }
+            current = self.buffer_as_array(b)?;
+        }
+        let mut indices = Vec::with_capacity(index_values.len());
+        for (v, expr) in index_values.into_iter().zip(index_exprs(target)) {
+            indices.push(self.compile_time_index(v, expr)?);
+        }
         let Some(old) = element(&current, &indices) else {
             let msg = format!("`{}` is out of bounds", crate::check::text(target));
             return self.report(Place::of(&target), msg);
@@ -648,8 +752,8 @@ impl Lower<'_> {
         Some(Value::Unit)
     }
 
-    /// The name and the compile-time indices of an assignable place.
-    fn place(&mut self, target: &Expr) -> Option<(String, Vec<usize>)> {
+    /// The name and the index values of an assignable place.
+    fn place(&mut self, target: &Expr) -> Option<(String, Vec<Value>)> {
         match target {
             Expr::Path(p) if p.path.get_ident().is_some() => {
                 let ident = p.path.get_ident()?;
@@ -657,13 +761,36 @@ impl Lower<'_> {
             }
             Expr::Index(ix) => {
                 let (name, mut indices) = self.place(&ix.expr)?;
-                indices.push(self.index(&ix.index)?);
+                indices.push(self.expr(&ix.index)?);
                 Some((name, indices))
             }
             Expr::Paren(p) => self.place(&p.expr),
             other => {
                 let msg = "only a variable or an element of one (`h[j]`) can be assigned";
                 self.report(Place::of(&other), msg).and(None)
+            }
+        }
+    }
+
+    /// An index value that must be known at compile time.
+    fn compile_time_index(&mut self, v: Value, expr: &Expr) -> Option<usize> {
+        match v {
+            Value::Int(i, _) => match usize::try_from(i) {
+                Ok(i) => Some(i),
+                Err(_) => self
+                    .report(Place::of(&expr), format!("negative index `{i}`"))
+                    .and(None),
+            },
+            Value::Index(_) => self
+                .fail_kept("it writes a local array at a loop variable")
+                .and(None),
+            other => {
+                let msg = format!(
+                    "expected an integer known at compile time (a literal, a loop variable, or \
+                     arithmetic on them), found {}",
+                    other.kind()
+                );
+                self.report(Place::of(&expr), msg).and(None)
             }
         }
     }
@@ -677,6 +804,19 @@ impl Lower<'_> {
                 .report(Place::of(&expr), format!("negative index `{i}`"))
                 .and(None),
         }
+    }
+}
+
+/// The index expressions of a place, outermost first (`i`, `j` of `w[i][j]`).
+fn index_exprs(target: &Expr) -> Vec<&Expr> {
+    match target {
+        Expr::Index(ix) => {
+            let mut v = index_exprs(&ix.expr);
+            v.push(&ix.index);
+            v
+        }
+        Expr::Paren(p) => index_exprs(&p.expr),
+        _ => Vec::new(),
     }
 }
 

@@ -31,6 +31,13 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// The value of a statement-like expression: an assignment, a loop, an `if` without `else`.
     Unit,
+    /// An integer that depends on the variables of kept loops (see [`crate::region`]).
+    Index(crate::region::Affine),
+    /// A local array held in a buffer, because a kept loop indexes it at run time.
+    Buffer(u32),
+    /// A part of an array indexed at run time, not yet down to a float (`w[j]` of `w[j][k]`):
+    /// the array and the indices so far.
+    Elements(crate::region::ArrayRef, Vec<crate::region::Affine>),
 }
 
 impl Value {
@@ -50,6 +57,8 @@ impl Value {
             Value::Array(_) => "an array",
             Value::Tuple(_) => "a tuple",
             Value::Unit => "`()`",
+            Value::Index(_) => "an integer that depends on a loop variable",
+            Value::Buffer(_) | Value::Elements(..) => "an array",
         }
     }
 }

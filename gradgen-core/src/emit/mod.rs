@@ -31,6 +31,10 @@ use crate::ir::{FloatTy, Graph, Id, Op};
 use crate::lower::Function;
 use crate::ops;
 
+mod loops;
+
+use loops::{Ctx, RegionPlan};
+
 /// The deepest an emitted expression may nest before a node is given its own statement. It
 /// keeps expressions readable and keeps rustc and prettyplease far from their recursion limits.
 pub const MAX_INLINE_DEPTH: usize = 12;
@@ -57,17 +61,20 @@ enum Prec {
     Atom,
 }
 
-/// The roots of emission: the value and the derivative for each parameter.
+/// The roots of emission: the value, the derivative for each parameter, and the adjoint code
+/// that runs for its effects (reversed kept loops).
 pub struct Roots {
     pub value: Id,
     pub gradient: Vec<Id>,
+    pub effects: Vec<Id>,
 }
 
 impl Roots {
-    /// The value first, then the gradient in parameter order.
+    /// The value first, then the gradient in parameter order, then the effects.
     pub fn all(&self) -> Vec<Id> {
         std::iter::once(self.value)
             .chain(self.gradient.iter().copied())
+            .chain(self.effects.iter().copied())
             .collect()
     }
 }
@@ -75,6 +82,14 @@ impl Roots {
 /// The decisions of emission: which nodes are statements, and their names.
 struct Plan<'a> {
     graph: &'a Graph,
+    ctx: &'a Ctx,
+    /// The variables of the kept loops around this graph, by level.
+    vars: Vec<Ident>,
+    /// The plans of the kept loops of this graph, by region.
+    loops: BTreeMap<u32, RegionPlan<'a>>,
+    /// Whether a buffer made here declares its adjoint array here too; not in the forward
+    /// body of a loop whose reverse runs apart, where the reversed body declares it.
+    buffer_adjoints_here: bool,
     live: Vec<Id>,
     names: BTreeMap<Id, Ident>,
     /// How each parameter scalar is read: `x`, or `w[1][3]` for an element of an array.
@@ -101,13 +116,18 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     let roots = Roots {
         value: f.output,
         gradient: grad.params.clone(),
+        effects: grad.effects.clone(),
     };
-    let plan = Plan::new(f, graph, grad, &roots);
+    let mut taken = Taken::new(f.params.iter().map(|p| unraw(&p.ident)));
+    let ctx = Ctx::new(f, graph, &mut taken);
+    let plan = Plan::new(f, graph, grad, &roots, &ctx, &mut taken);
     let float = graph.float();
     let mut body: Vec<TokenStream> = f.assumptions.iter().map(|a| assumption(a, float)).collect();
     body.extend(f.const_assumptions.iter().map(const_assumption));
     body.extend(plan.index_checks(f));
+    body.extend(ctx.declarations(f));
     body.extend(plan.statements());
+    body.extend(plan.array_gradient_additions(f, &roots));
     let value = plan.operand(roots.value, Prec::If);
     let (gradient, gradient_ty) = plan.gradient(f, &roots);
     let signature = plan.signature(f, &gradient_ty);
@@ -139,6 +159,15 @@ fn nested(items: &[TokenStream], shape: &[usize], float: FloatTy) -> (TokenStrea
     let inner_ty = nested(&items[..stride.min(items.len())], inner, float).1;
     let len = proc_macro2::Literal::usize_unsuffixed(len);
     (quote!([#(#rows),*]), quote!([#inner_ty; #len]))
+}
+
+/// The type of an array of floats of `shape`.
+fn array_type(shape: &[usize], float: FloatTy) -> TokenStream {
+    let ty = float_type(float);
+    shape.iter().rev().fold(quote!(#ty), |inner, &len| {
+        let len = proc_macro2::Literal::usize_unsuffixed(len);
+        quote!([#inner; #len])
+    })
 }
 
 fn float_type(float: FloatTy) -> Ident {
@@ -178,31 +207,71 @@ fn unraw(ident: &Ident) -> String {
     syn::ext::IdentExt::unraw(ident).to_string()
 }
 
+/// What a [`Plan`] of one graph starts from.
+struct PlanSpec<'s> {
+    /// What emission must compute.
+    roots: Vec<Id>,
+    /// Nodes read as written here instead of computed: parameters, and in a reversed loop
+    /// body the forward values taken from the tape.
+    params: BTreeMap<Id, TokenStream>,
+    user_names: &'s BTreeMap<Id, String>,
+    wanted: BTreeMap<Id, Wanted>,
+    /// Nodes that must be statements (values a reversed body reads).
+    forced: BTreeSet<Id>,
+    vars: Vec<Ident>,
+}
+
 impl<'a> Plan<'a> {
-    fn new(f: &Function, graph: &'a Graph, grad: &Gradient, roots: &Roots) -> Self {
-        let live = graph.live(&roots.all());
+    fn new(
+        f: &Function,
+        graph: &'a Graph,
+        grad: &Gradient,
+        roots: &Roots,
+        ctx: &'a Ctx,
+        taken: &mut Taken,
+    ) -> Self {
         let params = f
             .slots
             .iter()
             .map(|slot| (slot.id, access(f, slot)))
             .collect();
-        let statements = choose_statements(graph, &live, roots, &f.names);
-        let mut names = name_statements(f, grad, roots, &statements);
-        let call_partials = name_call_partials(graph, &live, &mut names);
-        let homes = homes(graph, &live, roots);
+        let spec = PlanSpec {
+            roots: roots.all(),
+            params,
+            user_names: &f.names,
+            wanted: wanted_names(f, grad, roots),
+            forced: BTreeSet::new(),
+            vars: Vec::new(),
+        };
+        Plan::build(graph, spec, ctx, taken)
+    }
+
+    /// The plan of `graph`, the function's or a loop body's.
+    fn build(graph: &'a Graph, spec: PlanSpec<'_>, ctx: &'a Ctx, taken: &mut Taken) -> Self {
+        let live = live_until(graph, &spec.roots, &spec.params);
+        let statements = choose_statements(graph, &live, &spec);
+        let mut names = name_statements(&spec, &statements, taken);
+        let call_partials = name_call_partials(graph, &live, &mut names, taken);
+        let homes = homes(graph, &live, &spec.roots);
         let mut blocks: BTreeMap<Home, Vec<Id>> = BTreeMap::new();
         for &id in &statements {
             let home = homes.get(&id).copied().unwrap_or(Home::Top);
             blocks.entry(home).or_default().push(id);
         }
-        Plan {
+        let mut plan = Plan {
             graph,
+            ctx,
+            vars: spec.vars,
+            loops: BTreeMap::new(),
+            buffer_adjoints_here: true,
             live,
             names,
-            params,
+            params: spec.params,
             blocks,
             call_partials,
-        }
+        };
+        plan.plan_loops(taken);
+        plan
     }
 
     /// The `let` statements, in id order.
@@ -212,7 +281,8 @@ impl<'a> Plan<'a> {
             .get(&Home::Top)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        if top.len() <= MAX_LET_STATEMENTS {
+        let structural = top.iter().any(|&id| self.graph.op(id).is_structural());
+        if top.len() <= MAX_LET_STATEMENTS || structural && top.len() <= 4 * MAX_LET_STATEMENTS {
             return top.iter().map(|&id| self.statement(id, true)).collect();
         }
         let declared = top.iter().flat_map(|&id| self.bound_names(id));
@@ -224,6 +294,9 @@ impl<'a> Plan<'a> {
     /// `let name = expr;`, or `name = expr;` for a name declared earlier; for a call of another
     /// function, `let (value, partials) = f_grad(args);`.
     fn statement(&self, id: Id, with_let: bool) -> TokenStream {
+        if self.graph.op(id).is_structural() {
+            return self.structural_statement(id, with_let);
+        }
         // Every statement was named by `name_statements`; an unnamed one emits nothing.
         let Some(name) = self.names.get(&id) else {
             return TokenStream::new();
@@ -247,6 +320,12 @@ impl<'a> Plan<'a> {
 
     /// The names a statement binds: its own, and a call's partial derivatives.
     fn bound_names(&self, id: Id) -> Vec<Ident> {
+        if matches!(
+            self.graph.op(id),
+            Op::Loop { .. } | Op::LoopAdj { .. } | Op::BufInit { .. } | Op::BufAdj { .. }
+        ) {
+            return Vec::new();
+        }
         let partials = self.call_partials.get(&id).into_iter().flatten().flatten();
         self.names
             .get(&id)
@@ -431,10 +510,20 @@ impl<'a> Plan<'a> {
     /// The gradient expression and type: each differentiated parameter's derivatives in its
     /// own shape; the bare shape for one parameter, a tuple for several.
     fn gradient(&self, f: &Function, roots: &Roots) -> (TokenStream, TokenStream) {
-        let mut derivatives = roots.gradient.iter().map(|&g| self.operand(g, Prec::If));
+        let mut derivatives = roots.gradient.iter().copied();
         let mut parts = Vec::new();
-        for p in f.params.iter().filter(|p| p.differentiated) {
-            let items: Vec<TokenStream> = derivatives.by_ref().take(p.len()).collect();
+        for (index, p) in f
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.differentiated)
+        {
+            let ids: Vec<Id> = derivatives.by_ref().take(p.len()).collect();
+            if let Some(d) = self.ctx.d_params.get(&index) {
+                parts.push((quote!(#d), array_type(&p.shape, self.graph.float())));
+                continue;
+            }
+            let items: Vec<TokenStream> = ids.iter().map(|&g| self.operand(g, Prec::If)).collect();
             parts.push(nested(&items, &p.shape, self.graph.float()));
         }
         match parts.as_slice() {
@@ -444,6 +533,37 @@ impl<'a> Plan<'a> {
                 (quote!((#(#values),*)), quote!((#(#tys),*)))
             }
         }
+    }
+
+    /// For a parameter whose gradient kept loops accumulate in an array, the additions of the
+    /// derivatives the rest of the function contributes, element by element.
+    fn array_gradient_additions(&self, f: &Function, roots: &Roots) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        let mut derivatives = roots.gradient.iter().copied();
+        for (index, p) in f
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.differentiated)
+        {
+            let ids: Vec<Id> = derivatives.by_ref().take(p.len()).collect();
+            let Some(d) = self.ctx.d_params.get(&index) else {
+                continue;
+            };
+            let slots = f.slots.iter().filter(|s| s.param == index);
+            for (slot, id) in slots.zip(ids) {
+                if self.graph.constant(id) == Some(0.0) {
+                    continue;
+                }
+                let at = slot
+                    .index
+                    .iter()
+                    .map(|&i| proc_macro2::Literal::usize_unsuffixed(i));
+                let value = self.operand(id, Prec::If);
+                out.push(quote!(#d #([#at])* += #value;));
+            }
+        }
+        out
     }
 
     /// The signature of `<name>_grad`: the original parameters as declared (without `mut`:
@@ -467,7 +587,8 @@ impl<'a> Plan<'a> {
                 let read = f
                     .slots
                     .iter()
-                    .any(|s| s.param == index && live.contains(&s.id));
+                    .any(|s| s.param == index && live.contains(&s.id))
+                    || self.ctx.params_loaded.contains(&index);
                 let ident = if read {
                     p.ident.clone()
                 } else {
@@ -500,6 +621,21 @@ impl<'a> Plan<'a> {
         }
         if self.needs_approx_constant_allow() {
             lints.push(quote!(clippy::approx_constant));
+        }
+        if self.ctx.has_loops {
+            // A kept loop's code is the same whatever the trip count: it may bind a variable
+            // or an adjoint accumulator that a particular body never reads or changes, and it
+            // indexes arrays by the loop variable, as the user's loop does.
+            lints.push(quote!(
+                unused_mut,
+                unused_variables,
+                unused_assignments,
+                clippy::needless_range_loop,
+                clippy::float_cmp,
+                clippy::nonminimal_bool,
+                clippy::neg_cmp_op_on_partial_ord,
+                clippy::approx_constant
+            ));
         }
         if lints.is_empty() {
             return TokenStream::new();
@@ -590,8 +726,8 @@ fn literal(value: f64, float: FloatTy) -> (TokenStream, Prec) {
 /// The home of every live node: the innermost block that contains all its uses. A use as an
 /// arm of a select is inside that arm; any other use is wherever its user is. Computed from
 /// the last node down, so every user's home is known first.
-fn homes(graph: &Graph, live: &[Id], roots: &Roots) -> BTreeMap<Id, Home> {
-    let mut homes: BTreeMap<Id, Home> = roots.all().into_iter().map(|r| (r, Home::Top)).collect();
+fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> BTreeMap<Id, Home> {
+    let mut homes: BTreeMap<Id, Home> = roots.iter().map(|&r| (r, Home::Top)).collect();
     let mut places: BTreeMap<Id, Vec<Home>> = BTreeMap::new();
     for &id in live.iter().rev() {
         let here = places.remove(&id).into_iter().flatten();
@@ -602,7 +738,10 @@ fn homes(graph: &Graph, live: &[Id], roots: &Roots) -> BTreeMap<Id, Home> {
         homes.insert(id, home);
         let node = graph.node(id);
         for (k, &arg) in node.args.iter().enumerate() {
-            let place = if node.op == Op::Select && k > 0 {
+            // A loop's operands are read inside its body, wherever that is emitted.
+            let place = if node.op.is_structural() {
+                Home::Top
+            } else if node.op == Op::Select && k > 0 {
                 Home::Arm(id, k == 1)
             } else {
                 home
@@ -627,28 +766,35 @@ fn common_home(homes: &BTreeMap<Id, Home>, a: Home, b: Home) -> Home {
     a.into_iter().find(|h| b.contains(h)).unwrap_or(Home::Top)
 }
 
-/// Which live nodes get a `let` statement; see the module documentation.
-fn choose_statements(
-    graph: &Graph,
-    live: &[Id],
-    roots: &Roots,
-    user_names: &BTreeMap<Id, String>,
-) -> BTreeSet<Id> {
+/// Which live nodes get a `let` statement; see the module documentation. Loops and buffer
+/// accesses always do, and so does every operand of a loop: its body reads it by name.
+fn choose_statements(graph: &Graph, live: &[Id], spec: &PlanSpec<'_>) -> BTreeSet<Id> {
     let mut uses: BTreeMap<Id, usize> = BTreeMap::new();
+    let mut loop_operands = BTreeSet::new();
     for &id in live {
-        for &a in &graph.node(id).args {
+        let node = graph.node(id);
+        for &a in &node.args {
             *uses.entry(a).or_default() += 1;
+            if matches!(node.op, Op::Loop { .. } | Op::LoopAdj { .. }) {
+                loop_operands.insert(a);
+            }
         }
     }
-    let root_set: BTreeSet<Id> = roots.all().into_iter().collect();
+    let root_set: BTreeSet<Id> = spec.roots.iter().copied().collect();
     let mut statements = BTreeSet::new();
     let mut depth: BTreeMap<Id, usize> = BTreeMap::new();
     for &id in live {
         let node = graph.node(id);
-        if matches!(
+        let skipped = matches!(
             node.op,
-            Op::Param(_) | Op::Const(_) | Op::Int(_) | Op::CallGrad { .. }
-        ) {
+            Op::Param(_)
+                | Op::Const(_)
+                | Op::Int(_)
+                | Op::CallGrad { .. }
+                | Op::LoopOut(_)
+                | Op::LoopAdjOut(_)
+        );
+        if skipped || spec.params.contains_key(&id) {
             continue;
         }
         let nested = node
@@ -658,8 +804,9 @@ fn choose_statements(
             .max();
         let d = 1 + nested.unwrap_or(0);
         let shared = uses.get(&id).copied().unwrap_or(0) >= 2;
-        let named = user_names.contains_key(&id) || root_set.contains(&id);
-        let named = named || matches!(node.op, Op::Call { .. });
+        let named = spec.user_names.contains_key(&id) || root_set.contains(&id);
+        let named = named || matches!(node.op, Op::Call { .. }) || node.op.is_structural();
+        let named = named || spec.forced.contains(&id) || loop_operands.contains(&id);
         if shared || named || d > MAX_INLINE_DEPTH {
             statements.insert(id);
         } else {
@@ -669,14 +816,28 @@ fn choose_statements(
     statements
 }
 
+/// The nodes that computing `roots` needs, in increasing order, not looking past the nodes
+/// read as `params`.
+fn live_until(graph: &Graph, roots: &[Id], params: &BTreeMap<Id, TokenStream>) -> Vec<Id> {
+    let mut seen = vec![false; graph.len()];
+    let mut stack: Vec<Id> = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if std::mem::replace(&mut seen[id.index()], true) || params.contains_key(&id) {
+            continue;
+        }
+        stack.extend(graph.node(id).args.iter().copied());
+    }
+    (0..graph.len()).filter(|&i| seen[i]).map(Id::new).collect()
+}
+
 /// Names the partial derivatives of the live calls `<call>_d<argument>`, and adds them to
 /// `names` so that their uses refer to them.
 fn name_call_partials(
     graph: &Graph,
     live: &[Id],
     names: &mut BTreeMap<Id, Ident>,
+    taken: &mut Taken,
 ) -> BTreeMap<Id, Vec<Option<Ident>>> {
-    let mut taken = Taken::new(names.values().map(unraw));
     let mut partials: BTreeMap<Id, Vec<Option<Ident>>> = BTreeMap::new();
     for &id in live {
         let node = graph.node(id);
@@ -689,7 +850,7 @@ fn name_call_partials(
         };
         let call_name = names.get(&call).map(unraw).unwrap_or_default();
         let name = Ident::new(
-            &unique(&format!("{call_name}_d{index}"), &mut taken),
+            &unique(&format!("{call_name}_d{index}"), taken),
             Span::call_site(),
         );
         let slots = partials
@@ -705,27 +866,23 @@ fn name_call_partials(
 
 /// Names the statements in id order, each name unique in the function.
 fn name_statements(
-    f: &Function,
-    grad: &Gradient,
-    roots: &Roots,
+    spec: &PlanSpec<'_>,
     statements: &BTreeSet<Id>,
+    taken: &mut Taken,
 ) -> BTreeMap<Id, Ident> {
-    let wanted = wanted_names(f, grad, roots);
-    let mut taken = Taken::new(f.params.iter().map(|p| unraw(&p.ident)));
     let mut names: BTreeMap<Id, Ident> = BTreeMap::new();
-    let mut counter = 0;
     for &id in statements {
-        let name = match wanted.get(&id) {
-            Some(Wanted::Name(w)) => unique(w, &mut taken),
+        let name = match spec.wanted.get(&id) {
+            Some(Wanted::Name(w)) => unique(w, taken),
             Some(Wanted::AdjointOf(primal)) => {
                 let emitted = names.get(primal).map(unraw);
-                let primal_name = emitted.or_else(|| f.names.get(primal).cloned());
-                unique(
-                    &format!("d_{}", primal_name.unwrap_or_default()),
-                    &mut taken,
-                )
+                let primal_name = emitted.or_else(|| spec.user_names.get(primal).cloned());
+                unique(&format!("d_{}", primal_name.unwrap_or_default()), taken)
             }
-            None => next_temporary(&mut counter, &mut taken),
+            None => match spec.user_names.get(&id) {
+                Some(user) => unique(user, taken),
+                None => next_temporary(taken),
+            },
         };
         names.insert(id, Ident::new(&name, Span::call_site()));
     }
@@ -774,6 +931,8 @@ fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wa
 struct Taken {
     names: BTreeSet<String>,
     next_suffix: BTreeMap<String, usize>,
+    /// The next `t<n>` to try.
+    temporaries: usize,
 }
 
 impl Taken {
@@ -781,6 +940,7 @@ impl Taken {
         Taken {
             names: names.collect(),
             next_suffix: BTreeMap::new(),
+            temporaries: 0,
         }
     }
 }
@@ -798,10 +958,10 @@ fn unique(wanted: &str, taken: &mut Taken) -> String {
     name
 }
 
-fn next_temporary(counter: &mut usize, taken: &mut Taken) -> String {
+fn next_temporary(taken: &mut Taken) -> String {
     loop {
-        let name = format!("t{counter}");
-        *counter += 1;
+        let name = format!("t{}", taken.temporaries);
+        taken.temporaries += 1;
         if taken.names.insert(name.clone()) {
             return name;
         }

@@ -1,0 +1,368 @@
+//! Loops kept as loops: each loop pattern of real code, differentiated with the loop kept
+//! (`loops = "keep"`), against the same function unrolled (`loops = "unroll"`, checked
+//! elsewhere against num-dual for every construct), against num-dual directly, and against
+//! central differences.
+#![allow(clippy::needless_range_loop)]
+
+mod common;
+
+use common::numeric::{close, Dual64, DualNum};
+use gradgen::grad;
+
+/// Defines a function twice from one body: `$kept` with its loops kept, `$unrolled` with its
+/// loops unrolled.
+macro_rules! kept_and_unrolled {
+    (
+        $([$($args:tt)*])? fn $kept:ident / $unrolled:ident ($($p:ident : $t:ty),* $(,)?) -> $r:ty
+        $body:block
+    ) => {
+        #[grad($($($args)*,)? loops = "keep")]
+        fn $kept($($p: $t),*) -> $r $body
+
+        #[grad($($($args)*,)? loops = "unroll")]
+        fn $unrolled($($p: $t),*) -> $r $body
+    };
+}
+
+/// A deterministic generator of points, so a failure reproduces.
+fn points(seed: u64, n: usize, scale: f64) -> Vec<f64> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    (0..n).map(|_| scale * (2.0 * rng.f64() - 1.0)).collect()
+}
+
+fn array<const N: usize>(v: &[f64]) -> [f64; N] {
+    std::array::from_fn(|i| v[i])
+}
+
+/// Asserts two gradients agree to 1e-12 relative (1e-14 absolute near zero).
+fn assert_same(what: &str, kept: &[f64], unrolled: &[f64]) {
+    assert_eq!(kept.len(), unrolled.len());
+    for (k, (a, b)) in kept.iter().zip(unrolled).enumerate() {
+        assert!(
+            close(*a, *b, 1e-12, 1e-14),
+            "{what}: component {k}: kept {a} vs unrolled {b}"
+        );
+    }
+}
+
+/// Asserts a gradient agrees with num-dual's, one seeded direction per component.
+fn assert_dual<const N: usize>(
+    what: &str,
+    x: [f64; N],
+    grad: &[f64],
+    f: impl Fn([Dual64; N]) -> Dual64,
+) {
+    for k in 0..N {
+        let seeded: [Dual64; N] =
+            std::array::from_fn(|i| Dual64::new(x[i], if i == k { 1.0 } else { 0.0 }));
+        let expected = f(seeded).eps;
+        assert!(
+            close(grad[k], expected, 1e-10, 1e-13),
+            "{what}: ∂/∂x{k}: gradgen {} vs num-dual {expected}",
+            grad[k]
+        );
+    }
+}
+
+/// Asserts a gradient agrees with central differences of `f`.
+fn assert_fd<const N: usize>(what: &str, x: [f64; N], grad: &[f64], f: impl Fn([f64; N]) -> f64) {
+    for k in 0..N {
+        let h = 1e-6 * x[k].abs().max(1.0);
+        let mut up = x;
+        let mut down = x;
+        up[k] += h;
+        down[k] -= h;
+        let fd = (f(up) - f(down)) / (2.0 * h);
+        assert!(
+            close(grad[k], fd, 1e-5, 1e-7),
+            "{what}: ∂/∂x{k}: gradgen {} vs central difference {fd}",
+            grad[k]
+        );
+    }
+}
+
+const N: usize = 40;
+
+kept_and_unrolled! {
+    fn rosenbrock_kept / rosenbrock_unrolled(x: [f64; N]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..N / 2 {
+            let a = x[2 * i + 1] - x[2 * i] * x[2 * i];
+            let b = 1.0 - x[2 * i];
+            s += 100.0 * a * a + b * b;
+        }
+        s
+    }
+}
+
+fn rosenbrock_dual(x: [Dual64; N]) -> Dual64 {
+    let mut s = Dual64::from(0.0);
+    for i in 0..N / 2 {
+        let a = x[2 * i + 1] - x[2 * i] * x[2 * i];
+        let b = -x[2 * i] + 1.0;
+        s += a * a * 100.0 + b * b;
+    }
+    s
+}
+
+#[test]
+fn a_reduction_kept_as_a_loop_matches_unrolled_and_num_dual() {
+    for seed in 0..20 {
+        let x: [f64; N] = array(&points(seed, N, 2.0));
+        let (v, g) = rosenbrock_kept_grad(x);
+        let (u, h) = rosenbrock_unrolled_grad(x);
+        assert_eq!(v.to_bits(), rosenbrock_kept(x).to_bits());
+        assert!(close(v, u, 1e-13, 0.0));
+        assert_same("rosenbrock", &g, &h);
+        assert_dual("rosenbrock", x, &g, rosenbrock_dual);
+        assert_fd("rosenbrock", x, &g, rosenbrock_kept);
+    }
+}
+
+const M: usize = 20;
+
+kept_and_unrolled! {
+    fn recurrence_kept / recurrence_unrolled(w: [f64; M], x: [f64; M], c: f64) -> f64 {
+        let mut h = 0.5;
+        for i in 0..M {
+            h = (h * w[i] + x[i] * c).tanh();
+        }
+        h * h
+    }
+}
+
+/// The recurrence's inputs flattened: `w`, `x`, then `c`.
+fn recurrence_dual(p: [Dual64; 2 * M + 1]) -> Dual64 {
+    let mut h = Dual64::from(0.5);
+    for i in 0..M {
+        h = (h * p[i] + p[M + i] * p[2 * M]).tanh();
+    }
+    h * h
+}
+
+#[test]
+fn a_recurrence_kept_as_a_loop_matches_unrolled_and_num_dual() {
+    for seed in 0..20 {
+        let p: [f64; 2 * M + 1] = array(&points(100 + seed, 2 * M + 1, 1.5));
+        let (w, x, c): ([f64; M], [f64; M], f64) = (array(&p[..M]), array(&p[M..2 * M]), p[2 * M]);
+        let (v, (gw, gx, gc)) = recurrence_kept_grad(w, x, c);
+        let (u, (hw, hx, hc)) = recurrence_unrolled_grad(w, x, c);
+        assert!(close(v, u, 1e-13, 0.0));
+        let kept: Vec<f64> = gw.iter().chain(&gx).chain([&gc]).copied().collect();
+        let unrolled: Vec<f64> = hw.iter().chain(&hx).chain([&hc]).copied().collect();
+        assert_same("recurrence", &kept, &unrolled);
+        assert_dual("recurrence", p, &kept, recurrence_dual);
+        let plain =
+            |p: [f64; 2 * M + 1]| recurrence_kept(array(&p[..M]), array(&p[M..2 * M]), p[2 * M]);
+        assert_fd("recurrence", p, &kept, plain);
+    }
+}
+
+kept_and_unrolled! {
+    [wrt(w)]
+    fn map_then_reduce_kept / map_then_reduce_unrolled(w: [f64; M], x: [f64; M]) -> f64 {
+        let mut h = [0.0; M];
+        for i in 0..M {
+            h[i] = (w[i] * x[i]).tanh();
+        }
+        let mut s = 0.0;
+        for i in 0..M {
+            s += h[i] * h[i] * x[i];
+        }
+        s.sqrt()
+    }
+}
+
+#[test]
+fn an_elementwise_map_into_a_buffer_then_a_reduction_matches_unrolled() {
+    for seed in 0..20 {
+        let w: [f64; M] = array(&points(200 + seed, M, 2.0));
+        let x: [f64; M] = array(
+            &points(300 + seed, M, 1.0)
+                .iter()
+                .map(|v| v.abs() + 0.1)
+                .collect::<Vec<_>>(),
+        );
+        let (v, g) = map_then_reduce_kept_grad(w, x);
+        let (u, h) = map_then_reduce_unrolled_grad(w, x);
+        assert!(close(v, u, 1e-13, 0.0));
+        assert_same("map then reduce", &g, &h);
+        let dual = |w: [Dual64; M]| {
+            let mut s = Dual64::from(0.0);
+            for i in 0..M {
+                let h = (w[i] * x[i]).tanh();
+                s += h * h * x[i];
+            }
+            s.sqrt()
+        };
+        assert_dual("map then reduce", w, &g, dual);
+    }
+}
+
+kept_and_unrolled! {
+    fn lse_kept / lse_unrolled(v: [f64; M]) -> f64 {
+        let mut m = v[0];
+        for i in 1..M {
+            m = m.max(v[i]);
+        }
+        let mut s = 0.0;
+        for i in 0..M {
+            s += (v[i] - m).exp();
+        }
+        m + s.ln()
+    }
+}
+
+#[test]
+fn log_sum_exp_over_an_array_matches_unrolled_and_num_dual_with_and_without_ties() {
+    for seed in 0..20 {
+        let mut v: [f64; M] = array(&points(400 + seed, M, 30.0));
+        if seed % 2 == 0 {
+            // A tie for the maximum: the convention gives half to each, in both forms.
+            let top = v.iter().copied().fold(f64::MIN, f64::max);
+            v[(seed as usize) % M] = top;
+        }
+        let (a, g) = lse_kept_grad(v);
+        let (b, h) = lse_unrolled_grad(v);
+        assert!(close(a, b, 1e-13, 0.0));
+        assert_same("log-sum-exp", &g, &h);
+        let sum: f64 = g.iter().sum();
+        assert!(close(sum, 1.0, 1e-12, 0.0), "softmax sums to {sum}");
+        if seed % 2 == 1 {
+            let dual = |v: [Dual64; M]| {
+                let m = v.iter().fold(
+                    Dual64::from(f64::MIN),
+                    |m, &x| if x.re > m.re { x } else { m },
+                );
+                let s = v.iter().fold(Dual64::from(0.0), |s, &x| s + (x - m).exp());
+                m + s.ln()
+            };
+            assert_dual("log-sum-exp", v, &g, dual);
+        }
+    }
+}
+
+const J: usize = 6;
+const K: usize = 20;
+
+kept_and_unrolled! {
+    [wrt(w, b)]
+    fn matvec_kept / matvec_unrolled(w: &[[f64; K]; J], b: &[f64; J], x: &[f64; K]) -> f64 {
+        let mut out = [0.0; J];
+        for j in 0..J {
+            let mut a = b[j];
+            for k in 0..K {
+                a += w[j][k] * x[k];
+            }
+            out[j] = a.tanh();
+        }
+        let mut s = 0.0;
+        for j in 0..J {
+            s += out[j] * out[j];
+        }
+        s
+    }
+}
+
+#[test]
+fn nested_loops_of_a_matrix_vector_product_match_unrolled() {
+    for seed in 0..10 {
+        let p = points(500 + seed, J * K + J + K, 0.5);
+        let w: [[f64; K]; J] = std::array::from_fn(|j| array(&p[j * K..(j + 1) * K]));
+        let b: [f64; J] = array(&p[J * K..J * K + J]);
+        let x: [f64; K] = array(&p[J * K + J..]);
+        let (v, (gw, gb)) = matvec_kept_grad(&w, &b, &x);
+        let (u, (hw, hb)) = matvec_unrolled_grad(&w, &b, &x);
+        assert!(close(v, u, 1e-13, 0.0));
+        assert_same("matvec w", gw.as_flattened(), hw.as_flattened());
+        assert_same("matvec b", &gb, &hb);
+    }
+}
+
+const D: usize = 8;
+
+kept_and_unrolled! {
+    [wrt(l, x)]
+    fn triangular_kept / triangular_unrolled(l: &[[f64; D]; D], x: &[f64; D], scale: f64) -> f64 {
+        let mut s = 0.0;
+        for c in 0..D {
+            for r in c + 1..D {
+                s += l[r][c] * x[c] * x[r];
+            }
+        }
+        (s * scale).sin()
+    }
+}
+
+#[test]
+fn triangular_nested_loops_with_bounds_on_the_outer_variable_match_unrolled() {
+    for seed in 0..10 {
+        let p = points(600 + seed, D * D + D, 1.0);
+        let l: [[f64; D]; D] = std::array::from_fn(|r| array(&p[r * D..(r + 1) * D]));
+        let x: [f64; D] = array(&p[D * D..]);
+        let (v, (gl, gx)) = triangular_kept_grad(&l, &x, 0.3);
+        let (u, (hl, hx)) = triangular_unrolled_grad(&l, &x, 0.3);
+        assert!(close(v, u, 1e-13, 0.0));
+        assert_same("triangular l", gl.as_flattened(), hl.as_flattened());
+        assert_same("triangular x", &gx, &hx);
+        // Entries on and above the diagonal are never read.
+        for r in 0..D {
+            for c in r..D {
+                assert_eq!(gl[r][c], 0.0);
+            }
+        }
+    }
+}
+
+kept_and_unrolled! {
+    [wrt(w)]
+    fn accumulate_kept / accumulate_unrolled(w: &[[f64; K]; J], x: &[f64; J]) -> f64 {
+        let mut g = [0.0; K];
+        for j in 0..J {
+            for k in 0..K {
+                g[k] += w[j][k] * x[j];
+            }
+        }
+        let mut s = 0.0;
+        for k in (0..K).rev() {
+            s += g[k].sin() * (k as f64);
+        }
+        s
+    }
+}
+
+#[test]
+fn accumulation_into_an_array_by_an_inner_loop_and_a_reversed_range_match_unrolled() {
+    for seed in 0..10 {
+        let p = points(700 + seed, J * K + J, 1.0);
+        let w: [[f64; K]; J] = std::array::from_fn(|j| array(&p[j * K..(j + 1) * K]));
+        let x: [f64; J] = array(&p[J * K..]);
+        let (v, g) = accumulate_kept_grad(&w, &x);
+        let (u, h) = accumulate_unrolled_grad(&w, &x);
+        assert!(close(v, u, 1e-12, 1e-14));
+        assert_same("accumulate", g.as_flattened(), h.as_flattened());
+    }
+}
+
+kept_and_unrolled! {
+    fn inclusive_f32_kept / inclusive_f32_unrolled(x: [f32; 12]) -> f32 {
+        let mut p = 1.0;
+        for i in 1..=10 {
+            p = p * (x[i] * x[i - 1] + 1.0).ln() + x[i + 1];
+        }
+        p
+    }
+}
+
+#[test]
+fn an_inclusive_range_in_an_f32_function_matches_unrolled() {
+    for seed in 0..10 {
+        let x: [f32; 12] = std::array::from_fn(|i| points(800 + seed, 12, 1.0)[i].abs() as f32);
+        let (v, g) = inclusive_f32_kept_grad(x);
+        let (u, h) = inclusive_f32_unrolled_grad(x);
+        assert!((v - u).abs() <= 1e-5 * u.abs().max(1.0));
+        for (a, b) in g.iter().zip(&h) {
+            assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}
