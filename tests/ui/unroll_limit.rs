@@ -1,6 +1,6 @@
 use gradgen::grad;
 
-#[grad]
+#[grad(loops = "unroll")]
 fn long_sum(x: f64) -> f64 {
     let mut s = 0.0;
     for i in 0..1000 {

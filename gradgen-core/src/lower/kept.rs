@@ -778,11 +778,16 @@ impl Lower<'_> {
             },
             _ => None,
         };
+        let symbol = crate::check::text(op);
         match result {
             Some(a) => Some(Value::Index(a)),
+            None if matches!(symbol.as_str(), "<" | "<=" | ">" | ">=" | "==" | "!=") => {
+                self.fail_kept(format!(
+                    "it compares its loop variable (`{symbol}`), a condition only unrolling settles"
+                ))
+            }
             None => self.fail_kept(format!(
-                "`{}` on a loop variable is not affine",
-                crate::check::text(op)
+                "`{symbol}` of a loop variable is not of the form `a * i + b`"
             )),
         }
     }
