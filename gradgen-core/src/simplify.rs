@@ -62,7 +62,14 @@ pub struct Builder<'g> {
     /// adjoint code only: the value of `<name>_grad` is computed exactly as the original
     /// function computes it.
     reassociate: bool,
+    /// How many `select_distribute` rewrites into a select whose zero arm is nested are building
+    /// arms right now: at most [`MAX_DISTRIBUTE_DEPTH`], so a long chain of selects (the
+    /// adjoint of a running maximum) is not copied once per path through it.
+    distributing: usize,
 }
+
+/// How deep `select_distribute` goes into selects nested in arms.
+const MAX_DISTRIBUTE_DEPTH: usize = 2;
 
 /// What a rule turns a node into.
 #[derive(Debug, PartialEq)]
@@ -108,6 +115,7 @@ impl<'g> Builder<'g> {
             span: Span::call_site(),
             too_large: false,
             reassociate: false,
+            distributing: 0,
         }
     }
 
@@ -501,9 +509,15 @@ fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite
     // select distributes into the inner one in turn, so the zero stays an exact zero.
     let zero_arm_select = |id: Id| {
         let n = b.graph.node(id);
-        (n.op == Op::Select && has_zero_arm(b.graph, id, MAX_REWRITES)).then(|| n.args.clone())
+        if n.op != Op::Select {
+            return None;
+        }
+        let direct = has_zero_arm(b.graph, id, 1);
+        let nested = b.distributing < MAX_DISTRIBUTE_DEPTH && has_zero_arm(b.graph, id, 2);
+        (direct || nested).then(|| (n.args.clone(), !direct))
     };
-    let (position, select) = (0..args.len()).find_map(|k| Some((k, zero_arm_select(args[k])?)))?;
+    let (position, (select, nested)) =
+        (0..args.len()).find_map(|k| Some((k, zero_arm_select(args[k])?)))?;
     if op == Op::Div && position == 1 {
         return None;
     }
@@ -515,8 +529,12 @@ fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite
         operands[position] = value;
         b.add(op, operands)
     };
+    // A chain of selects each with a zero arm is distributed all the way down, once per link;
+    // a zero arm only inside a nested select is followed a bounded number of times.
+    b.distributing += usize::from(nested);
     let then = arm(select[1], b);
     let otherwise = arm(select[2], b);
+    b.distributing -= usize::from(nested);
     Some(Rewrite::Node(Op::Select, vec![select[0], then, otherwise]))
 }
 

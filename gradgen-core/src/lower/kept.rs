@@ -781,11 +781,10 @@ impl Lower<'_> {
         let symbol = crate::check::text(op);
         match result {
             Some(a) => Some(Value::Index(a)),
-            None if matches!(symbol.as_str(), "<" | "<=" | ">" | ">=" | "==" | "!=") => {
-                self.fail_kept(format!(
+            None if matches!(symbol.as_str(), "<" | "<=" | ">" | ">=" | "==" | "!=") => self
+                .fail_kept(format!(
                     "it compares its loop variable (`{symbol}`), a condition only unrolling settles"
-                ))
-            }
+                )),
             None => self.fail_kept(format!(
                 "`{symbol}` of a loop variable is not of the form `a * i + b`"
             )),
