@@ -1,7 +1,8 @@
 //! `cargo bench --bench gradients`: each benchmark function (`functions/generated.rs`), its
 //! gradient emitted by `#[grad]`, the same gradient written by hand and by forward mode with
-//! num-dual, timed by criterion in one run; then one markdown table of the median times, their
-//! ratios and the operation counts of the source text that `#[grad]` compiled.
+//! num-dual, timed by criterion in one run; then one markdown table of the median times (the
+//! best of a few rounds that alternate the four), their ratios and the operation counts of the
+//! source text that `#[grad]` compiled.
 //!
 //! Criterion's usual arguments apply (`cargo bench --bench gradients -- gmm` measures the GMM
 //! rows only; the table then has those rows). The table reads the estimates that criterion
@@ -12,7 +13,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use criterion::Criterion;
+use criterion::{BenchmarkId, Criterion};
 
 #[path = "functions/mod.rs"]
 mod functions;
@@ -115,14 +116,23 @@ const ROWS: [Row; 11] = [
     },
 ];
 
-/// One criterion group: the function and its three gradients.
+/// Rounds of each row: its four timings, one after the other, again and again, so that each
+/// round sees about the same load of the machine; the table takes each timing's best round.
+const ROUNDS: usize = 3;
+
+/// One criterion group: the function and its three gradients, [`ROUNDS`] times, as
+/// `<row>/<variant>/round<r>`.
 macro_rules! group {
     ($c:expr, $id:expr, $function:expr, $gradgen:expr, $hand:expr, $dual:expr $(,)?) => {{
+        let (function, gradgen, hand, dual) = ($function, $gradgen, $hand, $dual);
         let mut group = $c.benchmark_group($id);
-        group.bench_function(VARIANTS[0], |b| b.iter($function));
-        group.bench_function(VARIANTS[1], |b| b.iter($gradgen));
-        group.bench_function(VARIANTS[2], |b| b.iter($hand));
-        group.bench_function(VARIANTS[3], |b| b.iter($dual));
+        for round in 1..=ROUNDS {
+            let id = |variant| BenchmarkId::new(variant, format!("round{round}"));
+            group.bench_function(id(VARIANTS[0]), |b| b.iter(&function));
+            group.bench_function(id(VARIANTS[1]), |b| b.iter(&gradgen));
+            group.bench_function(id(VARIANTS[2]), |b| b.iter(&hand));
+            group.bench_function(id(VARIANTS[3]), |b| b.iter(&dual));
+        }
         group.finish();
     }};
 }
@@ -247,9 +257,10 @@ fn criterion_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/criterion"))
 }
 
-/// The median time in nanoseconds of one benchmark, if criterion measured it after `since`.
-fn median_ns(dir: &Path, group: &str, variant: &str, since: SystemTime) -> Option<f64> {
-    let path = dir.join(group).join(variant).join("new/estimates.json");
+/// The median time in nanoseconds of one round of one benchmark, if criterion measured it
+/// after `since`.
+fn round_median_ns(dir: &Path, path: &str, since: SystemTime) -> Option<f64> {
+    let path = dir.join(path).join("new/estimates.json");
     let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
     if modified < since {
         return None;
@@ -257,6 +268,13 @@ fn median_ns(dir: &Path, group: &str, variant: &str, since: SystemTime) -> Optio
     let text = std::fs::read_to_string(&path).ok()?;
     let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
     estimates["median"]["point_estimate"].as_f64()
+}
+
+/// The least of the rounds' median times of one timing of a row, in nanoseconds.
+fn best_ns(dir: &Path, group: &str, variant: &str, since: SystemTime) -> Option<f64> {
+    (1..=ROUNDS)
+        .filter_map(|r| round_median_ns(dir, &format!("{group}/{variant}/round{r}"), since))
+        .min_by(f64::total_cmp)
 }
 
 fn time(ns: f64) -> String {
@@ -301,7 +319,7 @@ fn table(dir: &Path, since: SystemTime) -> String {
          |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
     );
     for row in &ROWS {
-        let times = VARIANTS.map(|v| median_ns(dir, row.id, v, since));
+        let times = VARIANTS.map(|v| best_ns(dir, row.id, v, since));
         let [Some(f), Some(emitted), Some(hand), Some(dual)] = times else {
             continue;
         };
@@ -327,18 +345,21 @@ fn table(dir: &Path, since: SystemTime) -> String {
 fn main() {
     let since = SystemTime::now();
     let dir = criterion_dir();
-    // Short runs: the whole table in about two minutes. The medians are what the table
+    // Short runs: the whole table in about three minutes. The medians are what the table
     // reports; fewer resamples only make criterion's confidence intervals coarser.
     let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500))
-        .sample_size(50)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(700))
+        .sample_size(30)
         .nresamples(10_000)
         .without_plots()
         .configure_from_args();
     measure(&mut c);
     println!();
-    println!("Median times of one run (criterion, {})", dir.display());
+    println!(
+        "Median times of one run, the best of {ROUNDS} rounds (criterion, {})",
+        dir.display()
+    );
     println!();
     print!("{}", table(&dir, since));
 }
