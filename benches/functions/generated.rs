@@ -127,6 +127,9 @@ source! { MLP,
 /// The ADBench GMM objective (BENCHMARKS.md) with `d` dimensions, `k` components and `n` data
 /// points, `icf` = `d + d(d−1)/2` (each component's row of `icf` is `q` then `l`, `l` column by
 /// column), γ = 1, m = 0.
+///
+/// `($n) as f64` rather than `$n as f64`: `stringify!` prints a substituted literal glued to
+/// the next word (`10as f64`), which would not parse back for the counts.
 macro_rules! gmm {
     ($text:ident, $name:ident, d = $d:tt, k = $k:tt, n = $n:tt, icf = $icf:tt) => {
         source! { $text,
