@@ -271,10 +271,10 @@ impl Sweep<'_> {
         );
         self.effects.push(adj);
         let mut terms = Vec::new();
-        for k in 0..node.args.len() {
-            if operand_active[k] && region.operand_has_adjoint(k) {
+        for (k, (&operand, &active)) in node.args.iter().zip(&operand_active).enumerate() {
+            if active && region.operand_has_adjoint(k) {
                 let out = b.add(Op::LoopAdjOut(k as u32), vec![adj]);
-                terms.push(plus(node.args[k], out));
+                terms.push(plus(operand, out));
             }
         }
         b.graph_mut().regions[r] = region;

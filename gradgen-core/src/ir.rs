@@ -449,9 +449,11 @@ impl Graph {
     pub fn live(&self, roots: &[Id]) -> Vec<Id> {
         let view = self.to_petgraph();
         let mut seen = vec![false; self.len()];
+        // One search for all roots: it keeps what it discovered, so a node reachable from
+        // several roots is visited once (a gradient has a root per parameter scalar).
+        let mut dfs = petgraph::visit::Dfs::empty(&view);
         for &root in roots {
-            let mut dfs =
-                petgraph::visit::Dfs::new(&view, petgraph::graph::NodeIndex::new(root.index()));
+            dfs.move_to(petgraph::graph::NodeIndex::new(root.index()));
             while let Some(n) = dfs.next(&view) {
                 seen[n.index()] = true;
             }

@@ -277,7 +277,7 @@ impl Region {
                 uses[a.index()] += 1;
             }
         }
-        let reads_carried = |id: Id| self.body.live(&[id]).into_iter().any(|n| carried_param(n));
+        let reads_carried = |id: Id| self.body.live(&[id]).into_iter().any(&carried_param);
         self.carried.iter().enumerate().all(|(k, c)| {
             let node = self.body.node(c.next);
             let param = self.inputs.iter().position(|i| *i == Input::Carried(k));

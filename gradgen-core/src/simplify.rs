@@ -513,7 +513,10 @@ fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite
             return None;
         }
         let direct = has_zero_arm(b.graph, id, 1);
-        let nested = b.distributing < MAX_DISTRIBUTE_DEPTH && has_zero_arm(b.graph, id, 2);
+        // Through a nested select only for a factor that can be infinite or NaN (a constant
+        // times an exact zero is an exact zero already).
+        let risky = op != Op::Neg && args.iter().any(|&a| a != id && b.constant_of(a).is_none());
+        let nested = risky && b.distributing < MAX_DISTRIBUTE_DEPTH && has_zero_arm(b.graph, id, 2);
         (direct || nested).then(|| (n.args.clone(), !direct))
     };
     let (position, (select, nested)) =

@@ -683,7 +683,7 @@ impl RegionPlan<'_> {
             .iter()
             .enumerate()
             .map(|(k, n)| (n.clone(), value(k)))
-            .filter(|(n, v)| v.to_string() != n.to_string())
+            .filter(|(n, v)| *n != v.to_string())
             .collect();
         match pairs.as_slice() {
             [] => TokenStream::new(),

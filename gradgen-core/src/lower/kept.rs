@@ -480,8 +480,21 @@ impl Lower<'_> {
                 Some(Value::Tuple(parts?))
             }
             Value::Array(items) => {
-                if let Some((param, prefix)) = self.param_array(from, &Value::Array(items.clone()))
-                {
+                // Keyed by the array's allocation, which an unchanged array keeps: a body that
+                // reads a large parameter a thousand times checks it once.
+                let key = std::rc::Rc::as_ptr(&items) as usize;
+                let known = match self.param_arrays.get(&key) {
+                    Some((_, known)) => known.clone(),
+                    None => {
+                        let found = self.param_array(from, &Value::Array(items.clone()));
+                        // The entry holds the array, so its address is not reused while the
+                        // entry lives.
+                        self.param_arrays
+                            .insert(key, (items.clone(), found.clone()));
+                        found
+                    }
+                };
+                if let Some((param, prefix)) = known {
                     return Some(Value::Elements(
                         ArrayRef::Param { param, prefix },
                         Vec::new(),

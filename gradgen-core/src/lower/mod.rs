@@ -167,6 +167,7 @@ pub fn lower_in(
         unkeepable: HashSet::new(),
         slots: Vec::new(),
         param_shapes: params.iter().map(|p| p.shape.clone()).collect(),
+        param_arrays: HashMap::new(),
     };
     let slots = lower.params(&params);
     lower.slots = slots.clone();
@@ -263,6 +264,10 @@ struct Lower<'a> {
     /// The parameters' scalars, and each parameter's shape, to recognise parameter arrays.
     slots: Vec<Slot>,
     param_shapes: Vec<Vec<usize>>,
+    /// Arrays of the function's graph found to be (or not to be) parameter arrays, by the
+    /// address of their elements; see `Lower::lift`.
+    #[allow(clippy::type_complexity)]
+    param_arrays: HashMap<usize, (std::rc::Rc<Vec<Value>>, Option<(usize, Vec<usize>)>)>,
 }
 
 impl Lower<'_> {
