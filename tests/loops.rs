@@ -366,3 +366,42 @@ fn an_inclusive_range_in_an_f32_function_matches_unrolled() {
         }
     }
 }
+
+const HUGE: usize = 100_000;
+
+#[grad]
+fn rosenbrock_huge(x: &[f64; HUGE]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..HUGE / 2 {
+        let a = x[2 * i + 1] - x[2 * i] * x[2 * i];
+        let b = 1.0 - x[2 * i];
+        s += 100.0 * a * a + b * b;
+    }
+    s
+}
+
+#[test]
+fn extended_rosenbrock_of_100_000_values_compiles_and_matches_its_closed_form_gradient() {
+    // 800 KB arrays: on a thread with room for them.
+    let run = || {
+        let x: Vec<f64> = points(900, HUGE, 1.5);
+        let x: Box<[f64; HUGE]> = x.into_boxed_slice().try_into().expect("length");
+        let (value, g) = rosenbrock_huge_grad(&x);
+        assert_eq!(value.to_bits(), rosenbrock_huge(&x).to_bits());
+        for i in 0..HUGE / 2 {
+            let (u, v) = (x[2 * i], x[2 * i + 1]);
+            let a = v - u * u;
+            let du = -400.0 * a * u - 2.0 * (1.0 - u);
+            let dv = 200.0 * a;
+            assert!(
+                close(g[2 * i], du, 1e-12, 1e-12),
+                "∂/∂x{}: {} vs {du}",
+                2 * i,
+                g[2 * i]
+            );
+            assert!(close(g[2 * i + 1], dv, 1e-12, 1e-12), "∂/∂x{}", 2 * i + 1);
+        }
+    };
+    let thread = std::thread::Builder::new().stack_size(64 << 20).spawn(run);
+    thread.expect("spawn").join().expect("no failure");
+}

@@ -123,6 +123,57 @@ const FUNCTIONS: &[(&str, &str)] = &[
             loss
         }",
     ),
+    (
+        "kept_reduction",
+        "fn extended_rosenbrock(x: [f64; 1000]) -> f64 {
+            let mut s = 0.0;
+            for i in 0..500 {
+                let a = x[2 * i + 1] - x[2 * i] * x[2 * i];
+                let b = 1.0 - x[2 * i];
+                s += 100.0 * a * a + b * b;
+            }
+            s
+        }",
+    ),
+    (
+        "kept_recurrence",
+        "#[grad(wrt(w, h0))]
+        fn recurrence(w: &[f64; 1000], h0: f64, x: &[f64; 1000]) -> f64 {
+            let mut h = h0;
+            for i in 0..1000 {
+                h = (h * w[i] + x[i]).tanh();
+            }
+            h * h
+        }",
+    ),
+    (
+        "kept_map_into_buffer",
+        "#[grad(wrt(w), loops = \"keep\")]
+        fn map_then_reduce(w: [f64; 100], x: [f64; 100]) -> f64 {
+            let mut h = [0.0; 100];
+            for i in 0..100 {
+                h[i] = (w[i] * x[i]).tanh();
+            }
+            let mut s = 0.0;
+            for i in 0..100 {
+                s += h[i] * h[i];
+            }
+            s.ln()
+        }",
+    ),
+    (
+        "kept_triangular",
+        "#[grad(loops = \"keep\")]
+        fn triangular(l: &[[f64; 8]; 8], x: &[f64; 8]) -> f64 {
+            let mut s = 0.0;
+            for c in 0..8 {
+                for r in c + 1..8 {
+                    s += l[r][c] * x[c] * x[r];
+                }
+            }
+            s.sin()
+        }",
+    ),
 ];
 
 fn source(name: &str) -> &'static str {

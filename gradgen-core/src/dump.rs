@@ -132,8 +132,20 @@ pub fn dump(d: &Differentiated) -> String {
         dump_region(&mut out, r, region, 1);
     }
     let _ = writeln!(out, "value {}", roots.value);
+    let mut zeros = 0;
+    let has_loops = !d.graph.regions.is_empty();
     for (slot, g) in f.differentiated_slots().into_iter().zip(&roots.gradient) {
+        if has_loops && d.graph.constant(*g) == Some(0.0) {
+            zeros += 1;
+            continue;
+        }
         let _ = writeln!(out, "d_{} {g}", slot_name(d, slot.id));
+    }
+    if zeros > 0 {
+        let _ = writeln!(
+            out,
+            "({zeros} derivatives that only kept loops add to are not listed)"
+        );
     }
     out
 }
@@ -191,7 +203,7 @@ fn dump_region(out: &mut String, r: usize, region: &crate::region::Region, depth
         region.level, range.start, range.end
     );
     for (k, input) in region.inputs.iter().enumerate() {
-        let _ = writeln!(out, "{pad}  param {k} = {input:?}");
+        let _ = writeln!(out, "{pad}  param {k} = {input}");
     }
     let live = region.body.live(&region.roots());
     for id in live {
@@ -211,8 +223,32 @@ fn dump_region(out: &mut String, r: usize, region: &crate::region::Region, depth
         let _ = writeln!(out, "{pad}  store buffer #{} <- {}", s.buffer, s.value);
     }
     if let Some(a) = &region.adjoint {
-        let fused = if a.fused { "fused" } else { "reversed apart" };
-        let _ = writeln!(out, "{pad}  gradient: {fused}");
+        let fused = if a.fused {
+            "fused: the reversed body runs in the forward loop"
+        } else {
+            "reversed apart: a second loop, over the tape"
+        };
+        let _ = writeln!(out, "{pad}  adjoint ({fused})");
+        let mut roots: Vec<Id> = a.inputs.iter().flatten().copied().collect();
+        roots.extend(&a.effects);
+        for id in region.body.live(&roots) {
+            if id.index() < a.forward_len {
+                continue;
+            }
+            let node = region.body.node(id);
+            let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
+            let _ = writeln!(
+                out,
+                "{pad}  {id} = {} {}",
+                op_name(node.op),
+                args.join(", ")
+            );
+        }
+        for (k, adjoint) in a.inputs.iter().enumerate() {
+            if let Some(adjoint) = adjoint {
+                let _ = writeln!(out, "{pad}  d(param {k}) {adjoint}");
+            }
+        }
     }
     for (k, inner) in region.body.regions.iter().enumerate() {
         dump_region(out, k, inner, depth + 1);

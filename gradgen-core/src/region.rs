@@ -181,6 +181,28 @@ pub enum Input {
     StoreSeed(usize),
 }
 
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Carried(k) => write!(f, "carried #{k} as the iteration starts"),
+            Input::Captured(k) => write!(f, "operand #{k} of the loop"),
+            Input::Load { array, index } => {
+                match array {
+                    ArrayRef::Param { param, prefix } => {
+                        write!(f, "parameter #{param}")?;
+                        prefix.iter().try_for_each(|i| write!(f, "[{i}]"))?;
+                    }
+                    ArrayRef::Buffer(b) => write!(f, "buffer #{b}")?,
+                }
+                index.iter().try_for_each(|a| write!(f, "[{a}]"))
+            }
+            Input::Index(a) => write!(f, "({a}) as float"),
+            Input::Seed(k) => write!(f, "adjoint of carried #{k} at the iteration's end"),
+            Input::StoreSeed(k) => write!(f, "adjoint of store #{k}"),
+        }
+    }
+}
+
 impl Input {
     /// Whether the reverse body can recompute the input instead of reading it from the tape.
     pub fn is_recomputable(&self) -> bool {

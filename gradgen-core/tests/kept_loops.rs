@@ -1,0 +1,148 @@
+//! Loops kept as loops: the emitted gradient's code does not depend on the trip count, the
+//! automatic choice between keeping and unrolling, and what each choice emits.
+
+use gradgen_core::{emitted_code, ir_dump, op_counts};
+
+/// Extended Rosenbrock over `n` values, with the given attribute arguments.
+fn extended_rosenbrock(n: usize, attr: &str) -> String {
+    format!(
+        "#[grad({attr})]
+        fn f(x: [f64; {n}]) -> f64 {{
+            let mut s = 0.0;
+            for i in 0..{half} {{
+                let a = x[2 * i + 1] - x[2 * i] * x[2 * i];
+                let b = 1.0 - x[2 * i];
+                s += 100.0 * a * a + b * b;
+            }}
+            s
+        }}",
+        half = n / 2
+    )
+}
+
+/// A tanh recurrence over `n` steps: its gradient needs the history of `h`.
+fn recurrence(n: usize) -> String {
+    format!(
+        "#[grad(wrt(w, h0))]
+        fn f(w: &[f64; {n}], h0: f64, x: &[f64; {n}]) -> f64 {{
+            let mut h = h0;
+            for i in 0..{n} {{
+                h = (h * w[i] + x[i]).tanh();
+            }}
+            h * h
+        }}"
+    )
+}
+
+/// The code with every run of digits replaced by `#`, without whitespace and commas: what is left
+/// depends on no number in the source, nor on where a longer number makes the formatter break
+/// a line.
+fn shape(code: &str) -> String {
+    let mut out = String::new();
+    let mut in_digits = false;
+    for c in code.chars().filter(|c| !c.is_whitespace() && *c != ',') {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+fn code(source: &str) -> String {
+    emitted_code(source).unwrap_or_else(|e| panic!("{e}\n{source}"))
+}
+
+#[test]
+fn the_emitted_gradient_is_the_same_code_at_any_trip_count() {
+    let thousand = code(&extended_rosenbrock(1_000, ""));
+    let hundred_thousand = code(&extended_rosenbrock(100_000, ""));
+    assert!(thousand.contains("for i in 0..500"), "{thousand}");
+    assert_eq!(shape(&thousand), shape(&hundred_thousand));
+    // Kept on request at n = 10, where `auto` unrolls: the same code again.
+    let ten = code(&extended_rosenbrock(10, "loops = \"keep\""));
+    assert_eq!(shape(&ten), shape(&thousand));
+    let unrolled = code(&extended_rosenbrock(10, ""));
+    assert!(
+        !unrolled.contains("for "),
+        "auto unrolls 5 iterations:\n{unrolled}"
+    );
+    let long = code(&recurrence(1_000));
+    let longer = code(&recurrence(200_000));
+    assert_eq!(shape(&long), shape(&longer));
+}
+
+#[test]
+fn operation_counts_of_a_kept_loop_do_not_grow_with_the_trip_count() {
+    let counts = |n| op_counts(&extended_rosenbrock(n, "")).expect("differentiates");
+    let (a, b) = (counts(1_000), counts(100_000));
+    assert_eq!(a, b);
+    // One iteration: 9 operations of the function, 13 in all for the fused loop.
+    assert!(a.function <= 10 && a.emitted <= 16, "{a:?}");
+}
+
+#[test]
+fn a_reduction_with_a_constant_adjoint_is_fused_into_one_loop_without_a_tape() {
+    let emitted = code(&extended_rosenbrock(1_000, ""));
+    assert_eq!(emitted.matches("for ").count(), 1, "{emitted}");
+    assert!(!emitted.contains("tape"), "{emitted}");
+    assert!(ir_dump(&extended_rosenbrock(1_000, ""))
+        .expect("dumps")
+        .contains("fused"));
+}
+
+#[test]
+fn a_recurrence_pushes_what_its_reverse_needs_and_pops_it_in_reverse() {
+    let emitted = code(&recurrence(1_000));
+    assert_eq!(emitted.matches("for ").count(), 2, "{emitted}");
+    assert!(emitted.contains("for i in 0..1000"), "{emitted}");
+    assert!(emitted.contains("(0..1000).rev()"), "{emitted}");
+    let pushes = emitted.matches(".push(").count();
+    let pops = emitted.matches(".pop()").count();
+    assert_eq!(pushes, pops, "{emitted}");
+    // The value before the step and after it: two values per iteration, nothing else.
+    assert_eq!(pushes, 2, "{emitted}");
+}
+
+#[test]
+fn auto_unrolls_short_or_small_loops_and_keeps_long_ones() {
+    let loop_count = |body: &str, n: usize| {
+        let source = format!(
+            "fn f(x: [f64; {n}]) -> f64 {{ let mut s = 0.0; for i in 0..{n} {{ {body} }} s }}"
+        );
+        code(&source).matches("for ").count()
+    };
+    // Fewer than 16 iterations: unrolled, however large the body.
+    assert_eq!(
+        loop_count("s += x[i].sin() * x[i].cos() * x[i].exp();", 15),
+        0
+    );
+    // 100 iterations of a 2-operation body: 200 operations unrolled are cheap.
+    assert_eq!(loop_count("s += x[i] * x[i];", 100), 0);
+    // 10,000 iterations: kept.
+    assert_eq!(loop_count("s += x[i] * x[i];", 10_000), 1);
+}
+
+#[test]
+fn unroll_on_request_keeps_no_loop() {
+    let source = extended_rosenbrock(1_000, "loops = \"unroll\"");
+    assert!(!code(&source).contains("for "));
+}
+
+#[test]
+fn a_loop_that_cannot_be_kept_is_unrolled_in_auto_mode() {
+    // A condition on the loop variable is settled by unrolling only.
+    let source = "fn f(x: [f64; 40]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..40 {
+            if i % 2 == 0 { s += x[i].sin() * x[i].cos() * x[i].exp() * x[i].ln_1p(); }
+        }
+        s
+    }";
+    assert!(!code(source).contains("for "));
+}
