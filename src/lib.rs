@@ -15,9 +15,32 @@
 //! assert_eq!((value, dx, dy), (0.0, 0.0, 0.0));
 //! ```
 //!
-//! The gradient is emitted as plain Rust by one symbolic reverse sweep: no tape, no dual
-//! numbers, nothing at run time but the arithmetic. The README lists the supported language
-//! and the conventions at points where a derivative is not unique.
+//! The gradient is emitted as plain Rust by one symbolic reverse sweep: no dual numbers,
+//! nothing at run time but the arithmetic. The README lists the supported language and the
+//! conventions at points where a derivative is not unique.
+//!
+//! Arguments: `#[grad(wrt(a, b))]` differentiates only `a` and `b` (the other parameters are
+//! data); `#[grad(loops = "auto" | "keep" | "unroll")]` chooses whether `for` loops stay loops
+//! in the gradient (a forward loop, then the loop reversed, with code that does not grow with
+//! the trip count) or are unrolled into straight-line code. `auto`, the default, keeps long
+//! loops and unrolls short ones:
+//!
+//! ```
+//! use gradgen::grad;
+//!
+//! #[grad(loops = "keep")]
+//! fn sum_of_squares(x: &[f64; 1000]) -> f64 {
+//!     let mut s = 0.0;
+//!     for i in 0..1000 {
+//!         s += x[i] * x[i];
+//!     }
+//!     s
+//! }
+//!
+//! let x = [0.5; 1000];
+//! let (value, dx) = sum_of_squares_grad(&x);
+//! assert_eq!((value, dx[7]), (250.0, 1.0));
+//! ```
 //!
 //! With the `inspect` feature, [`emitted!`] gives the emitted code of a `#[grad]` function
 //! as text, for a snapshot test of one line.

@@ -17,12 +17,14 @@
 //! # Where loops and branches go
 //!
 //! A graph is one *region*: straight-line code whose inputs are [`Op::Param`] nodes. A loop
-//! that stays a loop will be a node whose operation names a body region (its own graph, with
-//! the loop-carried values and the induction variable as params) and whose results are read
-//! by projection nodes; a branch will be a node naming two regions. The reverse sweep of such
-//! a node is the reversed loop over the body's own adjoint region. Because regions are graphs
-//! of the same kind, every pass below works on a region without knowing whether it is the
-//! whole function or a loop body.
+//! that stays a loop is an [`Op::Loop`] node naming a body region in [`Graph::regions`] (its
+//! own graph, whose params are the iteration's inputs: carried values, values of the enclosing
+//! graph, array elements at indices affine in the loop variables); its results are read by
+//! [`Op::LoopOut`] projections. Its reverse sweep is an [`Op::LoopAdj`] node, the reversed
+//! loop over the body's own adjoint code, with [`Op::LoopAdjOut`] projections. Because regions
+//! are graphs of the same kind, differentiation and emission work on a region without knowing
+//! whether it is the whole function or a loop body; see [`crate::region`]. A branch on a float
+//! is a [`Op::Select`], whose arms emission turns into a real `if`.
 
 use std::collections::HashMap;
 use std::fmt;

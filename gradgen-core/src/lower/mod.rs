@@ -61,7 +61,7 @@ pub const MAX_ARRAY_LEN: usize = 1 << 20;
 /// What a body may contain, for the end of error messages.
 pub const SUPPORTED: &str = "gradgen supports `let` (and `let mut`) bindings, float literals, \
      `std::f64::consts`, `+ - * /`, unary `-`, arrays and indexing, `for` loops over ranges \
-     with constant bounds, `if` / `else`, and f64 methods such as `x.sin()` or `f64::sin(x)` \
+     with bounds known at compile time, `if` / `else`, and f64 methods such as `x.sin()` or `f64::sin(x)` \
      (the README lists them all)";
 
 /// One scalar of the parameters: where it is and its node.
