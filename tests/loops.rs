@@ -276,6 +276,20 @@ fn nested_loops_of_a_matrix_vector_product_match_unrolled() {
         assert!(close(v, u, 1e-13, 0.0));
         assert_same("matvec w", gw.as_flattened(), hw.as_flattened());
         assert_same("matvec b", &gb, &hb);
+        let flat: [f64; J * K + J] = array(&p[..J * K + J]);
+        let dual = |q: [Dual64; J * K + J]| {
+            let mut s = Dual64::from(0.0);
+            for j in 0..J {
+                let mut a = q[J * K + j];
+                for k in 0..K {
+                    a += q[j * K + k] * x[k];
+                }
+                s += a.tanh() * a.tanh();
+            }
+            s
+        };
+        let kept: Vec<f64> = gw.as_flattened().iter().chain(&gb).copied().collect();
+        assert_dual("matvec", flat, &kept, dual);
     }
 }
 
@@ -305,6 +319,18 @@ fn triangular_nested_loops_with_bounds_on_the_outer_variable_match_unrolled() {
         assert!(close(v, u, 1e-13, 0.0));
         assert_same("triangular l", gl.as_flattened(), hl.as_flattened());
         assert_same("triangular x", &gx, &hx);
+        let flat: [f64; D * D + D] = array(&p);
+        let dual = |q: [Dual64; D * D + D]| {
+            let mut s = Dual64::from(0.0);
+            for c in 0..D {
+                for r in c + 1..D {
+                    s += q[r * D + c] * q[D * D + c] * q[D * D + r];
+                }
+            }
+            (s * 0.3).sin()
+        };
+        let kept: Vec<f64> = gl.as_flattened().iter().chain(&gx).copied().collect();
+        assert_dual("triangular", flat, &kept, dual);
         // Entries on and above the diagonal are never read.
         for r in 0..D {
             for c in r..D {
@@ -341,6 +367,19 @@ fn accumulation_into_an_array_by_an_inner_loop_and_a_reversed_range_match_unroll
         let (u, h) = accumulate_unrolled_grad(&w, &x);
         assert!(close(v, u, 1e-12, 1e-14));
         assert_same("accumulate", g.as_flattened(), h.as_flattened());
+        let flat: [f64; J * K] = array(&p[..J * K]);
+        let dual = |q: [Dual64; J * K]| {
+            let mut s = Dual64::from(0.0);
+            for k in (0..K).rev() {
+                let mut g = Dual64::from(0.0);
+                for j in 0..J {
+                    g += q[j * K + k] * x[j];
+                }
+                s += g.sin() * (k as f64);
+            }
+            s
+        };
+        assert_dual("accumulate", flat, g.as_flattened(), dual);
     }
 }
 
