@@ -205,16 +205,8 @@ fn dump_region(out: &mut String, r: usize, region: &crate::region::Region, depth
     for (k, input) in region.inputs.iter().enumerate() {
         let _ = writeln!(out, "{pad}  param {k} = {input}");
     }
-    let live = region.body.live(&region.roots());
-    for id in live {
-        let node = region.body.node(id);
-        let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
-        let _ = writeln!(
-            out,
-            "{pad}  {id} = {} {}",
-            op_name(node.op),
-            args.join(", ")
-        );
+    for id in region.body.live(&region.roots()) {
+        node_line(out, &pad, &region.body, id);
     }
     for c in &region.carried {
         let _ = writeln!(out, "{pad}  carried {} <- {}", c.name, c.next);
@@ -235,14 +227,7 @@ fn dump_region(out: &mut String, r: usize, region: &crate::region::Region, depth
             if id.index() < a.forward_len {
                 continue;
             }
-            let node = region.body.node(id);
-            let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
-            let _ = writeln!(
-                out,
-                "{pad}  {id} = {} {}",
-                op_name(node.op),
-                args.join(", ")
-            );
+            node_line(out, &pad, &region.body, id);
         }
         for (k, adjoint) in a.inputs.iter().enumerate() {
             if let Some(adjoint) = adjoint {
@@ -253,6 +238,18 @@ fn dump_region(out: &mut String, r: usize, region: &crate::region::Region, depth
     for (k, inner) in region.body.regions.iter().enumerate() {
         dump_region(out, k, inner, depth + 1);
     }
+}
+
+/// `%id = op args` of a loop body's node.
+fn node_line(out: &mut String, pad: &str, body: &Graph, id: Id) {
+    let node = body.node(id);
+    let args: Vec<String> = node.args.iter().map(Id::to_string).collect();
+    let _ = writeln!(
+        out,
+        "{pad}  {id} = {} {}",
+        op_name(node.op),
+        args.join(", ")
+    );
 }
 
 /// The name of an operation in the dump.

@@ -146,6 +146,22 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     }
 }
 
+/// Each differentiated parameter with its index and the roots of its derivatives.
+fn per_parameter<'f>(
+    f: &'f Function,
+    roots: &Roots,
+) -> Vec<(usize, &'f crate::check::Param, Vec<Id>)> {
+    let mut derivatives = roots.gradient.iter().copied();
+    let differentiated = f
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.differentiated);
+    differentiated
+        .map(|(index, p)| (index, p, derivatives.by_ref().take(p.len()).collect()))
+        .collect()
+}
+
 /// An array literal (and its type) of `items` in the nested `shape`, row-major.
 fn nested(items: &[TokenStream], shape: &[usize], float: FloatTy) -> (TokenStream, TokenStream) {
     let ty = float_type(float);
@@ -510,15 +526,8 @@ impl<'a> Plan<'a> {
     /// The gradient expression and type: each differentiated parameter's derivatives in its
     /// own shape; the bare shape for one parameter, a tuple for several.
     fn gradient(&self, f: &Function, roots: &Roots) -> (TokenStream, TokenStream) {
-        let mut derivatives = roots.gradient.iter().copied();
         let mut parts = Vec::new();
-        for (index, p) in f
-            .params
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.differentiated)
-        {
-            let ids: Vec<Id> = derivatives.by_ref().take(p.len()).collect();
+        for (index, p, ids) in per_parameter(f, roots) {
             if let Some(d) = self.ctx.d_params.get(&index) {
                 parts.push((quote!(#d), array_type(&p.shape, self.graph.float())));
                 continue;
@@ -539,14 +548,7 @@ impl<'a> Plan<'a> {
     /// derivatives the rest of the function contributes, element by element.
     fn array_gradient_additions(&self, f: &Function, roots: &Roots) -> Vec<TokenStream> {
         let mut out = Vec::new();
-        let mut derivatives = roots.gradient.iter().copied();
-        for (index, p) in f
-            .params
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.differentiated)
-        {
-            let ids: Vec<Id> = derivatives.by_ref().take(p.len()).collect();
+        for (index, _, ids) in per_parameter(f, roots) {
             let Some(d) = self.ctx.d_params.get(&index) else {
                 continue;
             };

@@ -661,14 +661,7 @@ impl Lower<'_> {
         match self.expr(expr)? {
             Value::Index(a) => Some(a),
             Value::Int(v, _) => Some(crate::region::Affine::constant(v)),
-            other => {
-                let msg = format!(
-                    "expected an integer known at compile time (a literal, a loop variable, or \
-                     arithmetic on them), found {}",
-                    other.kind()
-                );
-                self.report(Place::of(&expr), msg).and(None)
-            }
+            other => self.not_an_integer(expr, &other),
         }
     }
 
@@ -676,15 +669,17 @@ impl Lower<'_> {
     fn integer(&mut self, expr: &Expr) -> Option<i64> {
         match self.expr(expr)? {
             Value::Int(v, _) => Some(v),
-            other => {
-                let msg = format!(
-                    "expected an integer known at compile time (a literal, a loop variable, or \
-                     arithmetic on them), found {}",
-                    other.kind()
-                );
-                self.report(Place::of(&expr), msg).and(None)
-            }
+            other => self.not_an_integer(expr, &other),
         }
+    }
+
+    fn not_an_integer<T>(&mut self, expr: &Expr, found: &Value) -> Option<T> {
+        let msg = format!(
+            "expected an integer known at compile time (a literal, a loop variable, or \
+             arithmetic on them), found {}",
+            found.kind()
+        );
+        self.report(Place::of(&expr), msg).and(None)
     }
 
     /// `if` on a condition known at compile time: only the branch taken is lowered. On a
@@ -789,14 +784,7 @@ impl Lower<'_> {
             Value::Index(_) => self
                 .fail_kept("it writes a local array at a loop variable")
                 .and(None),
-            other => {
-                let msg = format!(
-                    "expected an integer known at compile time (a literal, a loop variable, or \
-                     arithmetic on them), found {}",
-                    other.kind()
-                );
-                self.report(Place::of(&expr), msg).and(None)
-            }
+            other => self.not_an_integer(expr, &other),
         }
     }
 
