@@ -297,11 +297,12 @@ impl<'a> Plan<'a> {
                 continue;
             };
             let operand = region.operands[*k];
-            let base = self
-                .names
-                .get(&operand)
-                .map(super::unraw)
-                .unwrap_or_else(|| "c".into());
+            // `d_` and the name of the value, or of the parameter element (`w[3]` gives
+            // `d_w_3`).
+            let base = match self.names.get(&operand) {
+                Some(name) => super::unraw(name),
+                None => identifier(&self.reference(operand).0.to_string()),
+            };
             let d = ident(unique(&format!("d_{base}"), taken));
             self.names.insert(out, d.clone());
             d_captured.insert(*k, d);
@@ -500,6 +501,24 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// The letters, digits and underscores of `text`, runs of anything else as one `_`, without
+/// a leading or trailing `_`: a name made from an expression such as `w [3]`.
+fn identifier(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_matches('_');
+    match trimmed.chars().next() {
+        Some(c) if c.is_ascii_alphabetic() => trimmed.to_string(),
+        _ => format!("v_{trimmed}"),
+    }
+}
+
 /// Whether a loop's reverse runs apart from its forward loop.
 fn region_has_reverse(adjoint: Option<&crate::region::RegionAdjoint>) -> bool {
     adjoint.is_some_and(|a| !a.fused)
@@ -593,7 +612,9 @@ fn reached_forward(body: &Graph, roots: &[Id], forward_len: usize) -> BTreeSet<I
     let mut forward = BTreeSet::new();
     let mut stack: Vec<Id> = roots.to_vec();
     while let Some(id) = stack.pop() {
-        if id.index() < forward_len {
+        // A call's partial derivative is built by differentiation but computed by the
+        // forward call: it is a forward value too.
+        if id.index() < forward_len || matches!(body.op(id), Op::CallGrad { .. }) {
             forward.insert(id);
             continue;
         }

@@ -267,7 +267,14 @@ impl<'a> Plan<'a> {
         let live = live_until(graph, &spec.roots, &spec.params);
         let statements = choose_statements(graph, &live, &spec);
         let mut names = name_statements(&spec, &statements, taken);
-        let call_partials = name_call_partials(graph, &live, &mut names, taken);
+        // A partial read as a parameter (from the tape, or by its forward name) is not a
+        // partial of a call emitted here.
+        let own: Vec<Id> = live
+            .iter()
+            .copied()
+            .filter(|id| !spec.params.contains_key(id))
+            .collect();
+        let call_partials = name_call_partials(graph, &own, &mut names, taken);
         let homes = homes(graph, &live, &spec.roots);
         let mut blocks: BTreeMap<Home, Vec<Id>> = BTreeMap::new();
         for &id in &statements {

@@ -136,6 +136,11 @@ impl Lower<'_> {
             (Value::RtInt(x), Value::RtInt(y)) if x == y => Some(Value::RtInt(x)),
             (Value::Cond(x), Value::Cond(y)) if x == y => Some(Value::Cond(x)),
             (Value::Bool(x), Value::Bool(y)) if x == y => Some(Value::Bool(x)),
+            (Value::Index(x), Value::Index(y)) if x == y => Some(Value::Index(x)),
+            (Value::Buffer(x), Value::Buffer(y)) if x == y => Some(Value::Buffer(x)),
+            (Value::Elements(x, i), Value::Elements(y, j)) if x == y && i == j => {
+                Some(Value::Elements(x, i))
+            }
             (a @ (Value::Cond(_) | Value::Bool(_)), b @ (Value::Cond(_) | Value::Bool(_))) => {
                 // `(c && a) || (!c && b)`: booleans have no select of their own.
                 let (a, b) = (self.boolean(a), self.boolean(b));

@@ -137,13 +137,16 @@ impl Lower<'_> {
             Ok(outer) => outer,
             Err(reason) => return self.abandon(undo, Keep::Failed(reason)),
         };
+        let returns_before = self.conditional_returns.len();
         self.enter(range, &outer);
         if let Pat::Ident(p) = &*f.pat {
             let index = Value::Index(Affine::var(self.level() - 1));
             self.bind(&p.ident, Some(index), false);
         }
         self.block(&f.body);
-        let returned = self.returned.take().is_some();
+        let returned =
+            self.returned.take().is_some() || self.conditional_returns.len() > returns_before;
+        self.conditional_returns.truncate(returns_before);
         let (frame, body, names, nexts) = self.leave(&outer);
         let failure = frame.failed.clone().or_else(|| {
             let first = self.diags.first_message();
@@ -721,6 +724,10 @@ impl Lower<'_> {
         let Value::Float(new) = new else {
             return self.fail_kept(format!("it stores {} in a buffer", new.kind()));
         };
+        if !self.path.is_empty() {
+            // A store runs at the end of every iteration, whichever arm was taken.
+            return self.fail_kept("it writes an array inside an `if` on a float");
+        }
         let frame = self.frames.last_mut()?;
         if frame.inner_read.contains(&b) || frame.inner_written.contains(&b) {
             return self.fail_kept("it writes a buffer that a loop inside it uses");
@@ -813,7 +820,9 @@ impl Lower<'_> {
     /// keep, and that could not be kept.
     pub(super) fn cannot_keep(&mut self, f: &ExprForLoop, reason: &str) -> Option<Value> {
         if !self.frames.is_empty() {
-            return self.fail_kept(format!("a loop inside it cannot be kept: {reason}"));
+            const INNER: &str = "a loop inside it cannot be kept: ";
+            let reason = reason.strip_prefix(INNER).unwrap_or(reason);
+            return self.fail_kept(format!("{INNER}{reason}"));
         }
         let msg = format!(
             "this loop cannot stay a loop: {reason}; write it without that, or let gradgen \
