@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use criterion::{BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, SamplingMode};
 
 #[path = "functions/mod.rs"]
 mod functions;
@@ -34,15 +34,24 @@ struct Row {
     sources: &'static [&'static str],
     /// Operations of CasADi's reverse sweep (SX) for the gradient alone, BENCHMARKS.md.
     casadi: Option<usize>,
+    /// Whether num-dual is timed: not where one evaluation per input takes seconds.
+    num_dual: bool,
+    /// Criterion's samples of each timing: fewer for functions of many milliseconds.
+    samples: usize,
 }
 
-const ROWS: [Row; 11] = [
+/// Criterion's samples of each timing of most rows.
+const SAMPLES: usize = 30;
+
+const ROWS: [Row; 16] = [
     Row {
         id: "rosenbrock_2d",
         label: "2-D Rosenbrock",
         inputs: 2,
         sources: &[generated::ROSENBROCK_2D],
         casadi: Some(9),
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "exp_sin_sq",
@@ -50,6 +59,8 @@ const ROWS: [Row; 11] = [
         inputs: 1,
         sources: &[generated::EXP_SIN_SQ],
         casadi: Some(7),
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "extended_rosenbrock_10",
@@ -57,6 +68,8 @@ const ROWS: [Row; 11] = [
         inputs: 10,
         sources: &[generated::EXTENDED_ROSENBROCK_10],
         casadi: Some(45),
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "extended_rosenbrock_100",
@@ -64,6 +77,35 @@ const ROWS: [Row; 11] = [
         inputs: 100,
         sources: &[generated::EXTENDED_ROSENBROCK_100],
         casadi: Some(450),
+        num_dual: true,
+        samples: SAMPLES,
+    },
+    Row {
+        id: "extended_rosenbrock_10_keep",
+        label: "extended Rosenbrock n = 10, `loops = \"keep\"`",
+        inputs: 10,
+        sources: &[generated::EXTENDED_ROSENBROCK_10_KEEP],
+        casadi: Some(45),
+        num_dual: true,
+        samples: SAMPLES,
+    },
+    Row {
+        id: "extended_rosenbrock_1000",
+        label: "extended Rosenbrock n = 1,000, loop kept",
+        inputs: 1000,
+        sources: &[generated::EXTENDED_ROSENBROCK_1000],
+        casadi: None,
+        num_dual: true,
+        samples: SAMPLES,
+    },
+    Row {
+        id: "extended_rosenbrock_100000",
+        label: "extended Rosenbrock n = 100,000, loop kept",
+        inputs: 100_000,
+        sources: &[generated::EXTENDED_ROSENBROCK_100000],
+        casadi: None,
+        num_dual: false,
+        samples: SAMPLES,
     },
     Row {
         id: "chained_rosenbrock_10",
@@ -71,6 +113,8 @@ const ROWS: [Row; 11] = [
         inputs: 10,
         sources: &[generated::CHAINED_ROSENBROCK_10],
         casadi: Some(81),
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "chained_rosenbrock_100",
@@ -78,6 +122,8 @@ const ROWS: [Row; 11] = [
         inputs: 100,
         sources: &[generated::CHAINED_ROSENBROCK_100],
         casadi: Some(891),
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "log_sum_exp_100",
@@ -85,6 +131,8 @@ const ROWS: [Row; 11] = [
         inputs: 100,
         sources: &[generated::LOG_SUM_EXP],
         casadi: None,
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "mlp_4_8_3",
@@ -92,6 +140,8 @@ const ROWS: [Row; 11] = [
         inputs: 67,
         sources: &[generated::MLP],
         casadi: Some(251),
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "gmm_d2_k5_n10",
@@ -99,6 +149,8 @@ const ROWS: [Row; 11] = [
         inputs: 30,
         sources: &[generated::GMM_SMALL],
         casadi: None,
+        num_dual: true,
+        samples: SAMPLES,
     },
     Row {
         id: "gmm_d10_k25_n2",
@@ -106,6 +158,26 @@ const ROWS: [Row; 11] = [
         inputs: 1650,
         sources: &[generated::GMM_LARGE],
         casadi: None,
+        num_dual: true,
+        samples: SAMPLES,
+    },
+    Row {
+        id: "gmm_d10_k25_n1000",
+        label: "GMM d = 10, K = 25, N = 1,000, loops kept",
+        inputs: 1650,
+        sources: &[generated::GMM_D10_K25],
+        casadi: None,
+        num_dual: false,
+        samples: SAMPLES,
+    },
+    Row {
+        id: "gmm_d64_k100_n1000",
+        label: "GMM d = 64, K = 100, N = 1,000, loops kept",
+        inputs: 214_500,
+        sources: &[generated::GMM_D64_K100],
+        casadi: None,
+        num_dual: false,
+        samples: 10,
     },
     Row {
         id: "ba_jacobian",
@@ -113,6 +185,8 @@ const ROWS: [Row; 11] = [
         inputs: 15,
         sources: &[generated::BA_RESIDUAL_0, generated::BA_RESIDUAL_1],
         casadi: None,
+        num_dual: true,
+        samples: SAMPLES,
     },
 ];
 
@@ -120,28 +194,62 @@ const ROWS: [Row; 11] = [
 /// round sees about the same load of the machine; the table takes each timing's best round.
 const ROUNDS: usize = 3;
 
-/// One criterion group: the function and its three gradients, [`ROUNDS`] times, as
-/// `<row>/<variant>/round<r>`.
+/// One criterion group: the function and its gradients, [`ROUNDS`] times, as
+/// `<row>/<variant>/round<r>`; num-dual's only if the row times it.
 macro_rules! group {
-    ($c:expr, $id:expr, $function:expr, $gradgen:expr, $hand:expr, $dual:expr $(,)?) => {{
-        let (function, gradgen, hand, dual) = ($function, $gradgen, $hand, $dual);
-        let mut group = $c.benchmark_group($id);
+    ($c:expr, $row:expr, $function:expr, $gradgen:expr, $hand:expr, $dual:expr $(,)?) => {{
+        let (row, function, gradgen, hand, dual) = (&$row, $function, $gradgen, $hand, $dual);
+        let mut group = $c.benchmark_group(row.id);
+        group.sample_size(row.samples);
+        if row.samples < SAMPLES {
+            group.sampling_mode(SamplingMode::Flat);
+        }
         for round in 1..=ROUNDS {
             let id = |variant| BenchmarkId::new(variant, format!("round{round}"));
             group.bench_function(id(VARIANTS[0]), |b| b.iter(&function));
             group.bench_function(id(VARIANTS[1]), |b| b.iter(&gradgen));
             group.bench_function(id(VARIANTS[2]), |b| b.iter(&hand));
-            group.bench_function(id(VARIANTS[3]), |b| b.iter(&dual));
+            if row.num_dual {
+                group.bench_function(id(VARIANTS[3]), |b| b.iter(&dual));
+            }
         }
         group.finish();
     }};
+}
+
+/// Two gradients agree to 1e-10 relative to the larger magnitude (at least 1): a row times two
+/// computations of one gradient (`tests/benchmarks.rs` checks the rows at debug speed).
+fn assert_agree(what: &str, a: &[f64], b: &[f64]) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let scale = x.abs().max(y.abs()).max(1.0);
+        assert!(
+            (x - y).abs() <= 1e-10 * scale,
+            "{what}[{i}]: {x} against {y}"
+        );
+    }
+}
+
+/// The row of criterion's group `id`.
+fn row(id: &str) -> &'static Row {
+    ROWS.iter()
+        .find(|row| row.id == id)
+        .unwrap_or_else(|| panic!("no row {id}"))
+}
+
+/// A GMM gradient as one list, α, μ, icf.
+fn gmm_flat<const D: usize, const K: usize, const ICF: usize>(
+    (da, dm, di): &hand::GmmGradient<D, K, ICF>,
+) -> Vec<f64> {
+    let rows = dm.iter().flatten().chain(di.iter().flatten());
+    da.iter().chain(rows).copied().collect()
 }
 
 fn measure(c: &mut Criterion) {
     let (x, y) = (-1.2, 1.0);
     group!(
         c,
-        ROWS[0].id,
+        row("rosenbrock_2d"),
         || generated::rosenbrock(black_box(x), black_box(y)),
         || generated::rosenbrock_grad(black_box(x), black_box(y)),
         || hand::rosenbrock(black_box(x), black_box(y)),
@@ -150,7 +258,7 @@ fn measure(c: &mut Criterion) {
     let x = 0.7;
     group!(
         c,
-        ROWS[1].id,
+        row("exp_sin_sq"),
         || generated::exp_sin_sq(black_box(x)),
         || generated::exp_sin_sq_grad(black_box(x)),
         || hand::exp_sin_sq(black_box(x)),
@@ -161,7 +269,7 @@ fn measure(c: &mut Criterion) {
     let x100: [f64; 100] = inputs::uniform(rng, -1.5, 1.5);
     group!(
         c,
-        ROWS[2].id,
+        row("extended_rosenbrock_10"),
         || generated::extended_rosenbrock_10(black_box(&x10)),
         || generated::extended_rosenbrock_10_grad(black_box(&x10)),
         || hand::extended_rosenbrock(black_box(&x10)),
@@ -169,7 +277,7 @@ fn measure(c: &mut Criterion) {
     );
     group!(
         c,
-        ROWS[3].id,
+        row("extended_rosenbrock_100"),
         || generated::extended_rosenbrock_100(black_box(&x100)),
         || generated::extended_rosenbrock_100_grad(black_box(&x100)),
         || hand::extended_rosenbrock(black_box(&x100)),
@@ -177,7 +285,48 @@ fn measure(c: &mut Criterion) {
     );
     group!(
         c,
-        ROWS[4].id,
+        row("extended_rosenbrock_10_keep"),
+        || generated::extended_rosenbrock_10_keep(black_box(&x10)),
+        || generated::extended_rosenbrock_10_keep_grad(black_box(&x10)),
+        || hand::extended_rosenbrock(black_box(&x10)),
+        || dual::extended_rosenbrock(black_box(&x10)),
+    );
+    let x1000: [f64; 1000] = inputs::uniform(rng, -1.5, 1.5);
+    let x100000: [f64; 100_000] = inputs::uniform(rng, -1.5, 1.5);
+    let (generated_1000, hand_1000) = (
+        generated::extended_rosenbrock_1000_grad(&x1000),
+        hand::extended_rosenbrock(&x1000),
+    );
+    assert_agree("extended Rosenbrock 1000", &generated_1000.1, &hand_1000.1);
+    group!(
+        c,
+        row("extended_rosenbrock_1000"),
+        || generated::extended_rosenbrock_1000(black_box(&x1000)),
+        || generated::extended_rosenbrock_1000_grad(black_box(&x1000)),
+        || hand::extended_rosenbrock(black_box(&x1000)),
+        || dual::extended_rosenbrock(black_box(&x1000)),
+    );
+    let x = &x100000;
+    let (generated_100000, hand_100000) = (
+        generated::extended_rosenbrock_100000_grad(x),
+        hand::extended_rosenbrock(x),
+    );
+    assert_agree(
+        "extended Rosenbrock 100000",
+        &generated_100000.1,
+        &hand_100000.1,
+    );
+    group!(
+        c,
+        row("extended_rosenbrock_100000"),
+        || generated::extended_rosenbrock_100000(black_box(x)),
+        || generated::extended_rosenbrock_100000_grad(black_box(x)),
+        || hand::extended_rosenbrock(black_box(x)),
+        || (),
+    );
+    group!(
+        c,
+        row("chained_rosenbrock_10"),
         || generated::chained_rosenbrock_10(black_box(&x10)),
         || generated::chained_rosenbrock_10_grad(black_box(&x10)),
         || hand::chained_rosenbrock(black_box(&x10)),
@@ -185,7 +334,7 @@ fn measure(c: &mut Criterion) {
     );
     group!(
         c,
-        ROWS[5].id,
+        row("chained_rosenbrock_100"),
         || generated::chained_rosenbrock_100(black_box(&x100)),
         || generated::chained_rosenbrock_100_grad(black_box(&x100)),
         || hand::chained_rosenbrock(black_box(&x100)),
@@ -194,7 +343,7 @@ fn measure(c: &mut Criterion) {
     let v: [f64; 100] = inputs::uniform(rng, -5.0, 5.0);
     group!(
         c,
-        ROWS[6].id,
+        row("log_sum_exp_100"),
         || generated::log_sum_exp(black_box(&v)),
         || generated::log_sum_exp_grad(black_box(&v)),
         || hand::log_sum_exp(black_box(&v)),
@@ -204,7 +353,7 @@ fn measure(c: &mut Criterion) {
     let (w1, b1, w2, b2, x, y) = (&n.w1, &n.b1, &n.w2, &n.b2, &n.x, &n.y);
     group!(
         c,
-        ROWS[7].id,
+        row("mlp_4_8_3"),
         || generated::mlp_loss(black_box(w1), b1, w2, b2, x, y),
         || generated::mlp_loss_grad(black_box(w1), b1, w2, b2, x, y),
         || hand::mlp_loss(black_box(w1), b1, w2, b2, x, y),
@@ -214,7 +363,7 @@ fn measure(c: &mut Criterion) {
     let (a, m, q, x) = (&g.alphas, &g.means, &g.icf, &g.x);
     group!(
         c,
-        ROWS[8].id,
+        row("gmm_d2_k5_n10"),
         || generated::gmm_2_5_10(black_box(a), m, q, x),
         || generated::gmm_2_5_10_grad(black_box(a), m, q, x),
         || hand::gmm(black_box(a), m, q, x),
@@ -224,17 +373,55 @@ fn measure(c: &mut Criterion) {
     let (a, m, q, x) = (&g.alphas, &g.means, &g.icf, &g.x);
     group!(
         c,
-        ROWS[9].id,
+        row("gmm_d10_k25_n2"),
         || generated::gmm_10_25_2(black_box(a), m, q, x),
         || generated::gmm_10_25_2_grad(black_box(a), m, q, x),
         || hand::gmm(black_box(a), m, q, x),
         || dual::gmm::<10, 25, 2, 55, 1650>(black_box(a), m, q, x),
     );
+    let g = inputs::gmm::<10, 25, 1000, 55>();
+    let (a, m, q, x) = (&g.alphas, &g.means, &g.icf, &g.x);
+    let (generated_d10, hand_d10) = (
+        generated::gmm_10_25_1000_grad(a, m, q, x),
+        hand::gmm(a, m, q, x),
+    );
+    assert_agree(
+        "GMM d = 10",
+        &gmm_flat(&generated_d10.1),
+        &gmm_flat(&hand_d10.1),
+    );
+    group!(
+        c,
+        row("gmm_d10_k25_n1000"),
+        || generated::gmm_10_25_1000(black_box(a), m, q, x),
+        || generated::gmm_10_25_1000_grad(black_box(a), m, q, x),
+        || hand::gmm(black_box(a), m, q, x),
+        || (),
+    );
+    let g = inputs::gmm::<64, 100, 1000, 2080>();
+    let (a, m, q, x) = (&g.alphas, &g.means, &g.icf, &g.x);
+    let (generated_d64, hand_d64) = (
+        generated::gmm_64_100_1000_grad(a, m, q, x),
+        hand::gmm(a, m, q, x),
+    );
+    assert_agree(
+        "GMM d = 64",
+        &gmm_flat(&generated_d64.1),
+        &gmm_flat(&hand_d64.1),
+    );
+    group!(
+        c,
+        row("gmm_d64_k100_n1000"),
+        || generated::gmm_64_100_1000(black_box(a), m, q, x),
+        || generated::gmm_64_100_1000_grad(black_box(a), m, q, x),
+        || hand::gmm(black_box(a), m, q, x),
+        || (),
+    );
     let o = inputs::ba_test();
     let (cam, x, w, m) = (&o.cam, &o.x, o.w, &o.m);
     group!(
         c,
-        ROWS[10].id,
+        row("ba_jacobian"),
         || generated::ba_residuals(black_box(cam), x, w, m),
         || generated::ba_jacobian(black_box(cam), x, w, m),
         || hand::ba_jacobian(black_box(cam), x, w, m),
@@ -320,8 +507,13 @@ fn table(dir: &Path, since: SystemTime) -> String {
     );
     for row in &ROWS {
         let times = VARIANTS.map(|v| best_ns(dir, row.id, v, since));
-        let [Some(f), Some(emitted), Some(hand), Some(dual)] = times else {
+        let [Some(f), Some(emitted), Some(hand), dual] = times else {
             continue;
+        };
+        let (dual_time, dual_ratio) = match dual {
+            Some(dual) => (time(dual), ratio(dual, emitted)),
+            None if row.num_dual => continue,
+            None => ("–".to_string(), "–".to_string()),
         };
         let [ops_f, ops_emitted, ops_gradient] = counts(row);
         let casadi = row.casadi.map_or("–".to_string(), |c| c.to_string());
@@ -335,14 +527,27 @@ fn table(dir: &Path, since: SystemTime) -> String {
             ratio(emitted, f),
             time(hand),
             ratio(emitted, hand),
-            time(dual),
-            ratio(dual, emitted),
+            dual_time,
+            dual_ratio,
         ));
     }
     out
 }
 
+/// The stack of the thread that measures: the largest rows keep arrays of megabytes on it
+/// (GMM d = 64's parameters, data and gradients, 800 KB for each array of 100,000 values).
+const STACK: usize = 256 << 20;
+
 fn main() {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(run)
+        .expect("a thread to measure on")
+        .join()
+        .expect("the measurements ran");
+}
+
+fn run() {
     let since = SystemTime::now();
     let dir = criterion_dir();
     // Short runs: the whole table in about three minutes. The medians are what the table
@@ -350,7 +555,7 @@ fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_millis(700))
-        .sample_size(30)
+        .sample_size(SAMPLES)
         .nresamples(10_000)
         .without_plots()
         .configure_from_args();

@@ -1,6 +1,6 @@
 //! What `#[grad]` costs a build, as the function grows: functions of about 100, 1,000 and
 //! 10,000 scalar operations, written as source text, are expanded by `gradgen_core::expand`
-//! (what the macro runs), and the expansion is compiled by rustc. Prints a markdown table.
+//! (what the macro runs), and the expansion is compiled by rustc. Prints two markdown tables.
 //!
 //! ```sh
 //! cargo run --example build_cost             # gradgen-core at opt-level 0, as cargo builds
@@ -9,7 +9,12 @@
 //! ```
 //!
 //! Two families: straight-line code (a chain of `let`s, each reading the previous one and
-//! the inputs), and loops (a tanh layer `h = tanh(W·x + b)` summed, unrolled by gradgen).
+//! the inputs), and loops (a tanh layer `h = tanh(W·x + b)` summed; by its `auto` rule,
+//! gradgen unrolls the layer of 3 units, under 16 iterations, and keeps the outer loop of the
+//! layers of 31 and 303 units, the inner loop over 16 inputs unrolled). A second table
+//! grows the trip count of kept loops (`loops = "keep"`) from 100 to 100,000: extended
+//! Rosenbrock (a reduction, one fused loop) and a recurrence `h = tanh(w·h + x_i)` (a forward
+//! loop, a tape, a reversed loop), whose emitted code and build time should not grow.
 //! Expansion is timed from the tokens, as the compiler hands them to the macro (the median of
 //! several runs); the emitted size is that of those tokens as text and of the formatted code;
 //! rustc compiles the expansion (the function and `<name>_grad`, both `pub`) as a library,
@@ -54,9 +59,38 @@ fn layer(hidden: usize) -> String {
     )
 }
 
+/// Extended Rosenbrock of `n` inputs, its loop kept.
+fn rosenbrock_kept(n: usize) -> String {
+    format!(
+        "#[grad(loops = \"keep\")]
+        pub fn extended_rosenbrock(x: &[f64; {n}]) -> f64 {{
+            let mut s = 0.0;
+            for i in 0..{n} / 2 {{
+                let a = x[2 * i];
+                s += 100.0 * (x[2 * i + 1] - a * a).powi(2) + (1.0 - a).powi(2);
+            }}
+            s
+        }}"
+    )
+}
+
+/// A recurrence of `n` steps, its loop kept: each step reads the previous one, so the
+/// gradient's forward loop keeps a tape for the reversed loop.
+fn recurrence_kept(n: usize) -> String {
+    format!(
+        "#[grad(loops = \"keep\")]
+        pub fn recurrence(x: &[f64; {n}], w: f64) -> f64 {{
+            let mut h = 0.0;
+            for i in 0..{n} {{
+                h = (w * h + x[i]).tanh();
+            }}
+            h
+        }}"
+    )
+}
+
 /// One measured function.
 struct Measured {
-    family: &'static str,
     ops: gradgen_core::OpCounts,
     expansion: Duration,
     token_bytes: usize,
@@ -99,7 +133,7 @@ fn rustc(dir: &Path, name: &str, code: &str, opt_level: u8) -> Duration {
     elapsed
 }
 
-fn measure(family: &'static str, source: &str, dir: &Path) -> Measured {
+fn measure(source: &str, dir: &Path) -> Measured {
     let (attr, item) = gradgen_core::parse_function(source).expect("the source parses");
     let tokens = item.to_token_stream();
     let expansion = median_time(|| {
@@ -115,7 +149,6 @@ fn measure(family: &'static str, source: &str, dir: &Path) -> Measured {
     let function = gradgen_core::format_code(&item.to_token_stream().to_string())
         .expect("the function formats");
     Measured {
-        family,
         ops: gradgen_core::op_counts(source).expect("the source differentiates"),
         expansion,
         token_bytes: expanded.len(),
@@ -131,44 +164,61 @@ fn seconds(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
-fn main() {
-    let dir = std::env::temp_dir().join(format!("gradgen-build-cost-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    // Eight operations a block, less what hash-consing shares.
-    let sources = [
-        ("straight-line", straight_line(12)),
-        ("straight-line", straight_line(125)),
-        ("straight-line", straight_line(1250)),
-        ("loops", layer(3)),
-        ("loops", layer(31)),
-        ("loops", layer(303)),
-    ];
-    let profile = if cfg!(debug_assertions) {
-        "gradgen-core at opt-level 0, as cargo builds proc macros by default"
-    } else {
-        "gradgen-core optimised (--release)"
-    };
-    println!("Expansion: median of several runs, {profile}. rustc: one run each.\n");
+/// Prints the table of `sources`, each `(label, source)`.
+fn table(sources: &[(String, String)], dir: &Path) {
     println!(
         "| function | ops f | ops emitted | expansion | emitted tokens | formatted | \
          rustc -O f alone | rustc -O f + ∇ | rustc debug f + ∇ |"
     );
     println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
-    for (family, source) in &sources {
-        let m = measure(family, source, &dir);
+    for (label, source) in sources {
+        let m = measure(source, dir);
         println!(
-            "| {} | {} | {} | {:.2} ms | {} KB | {} KB, {} lines | {} | {} | {} |",
-            m.family,
+            "| {label} | {} | {} | {:.2} ms | {} | {}, {} lines | {} | {} | {} |",
             m.ops.function,
             m.ops.emitted,
             m.expansion.as_secs_f64() * 1e3,
-            m.token_bytes / 1000,
-            m.formatted_bytes / 1000,
+            kilobytes(m.token_bytes),
+            kilobytes(m.formatted_bytes),
             m.formatted_lines,
             seconds(m.rustc_function),
             seconds(m.rustc_optimised),
             seconds(m.rustc_debug),
         );
     }
+}
+
+/// Bytes in KB, with a decimal below 10 KB.
+fn kilobytes(bytes: usize) -> String {
+    match bytes as f64 / 1e3 {
+        kb if kb < 10.0 => format!("{kb:.1} KB"),
+        kb => format!("{kb:.0} KB"),
+    }
+}
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("gradgen-build-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let profile = if cfg!(debug_assertions) {
+        "gradgen-core at opt-level 0, as cargo builds proc macros by default"
+    } else {
+        "gradgen-core optimised (--release)"
+    };
+    println!("Expansion: median of several runs, {profile}. rustc: one run each.\n");
+    // Eight operations a block, less what hash-consing shares.
+    let by_size: Vec<(String, String)> = [12, 125, 1250]
+        .map(|blocks| ("straight-line".to_string(), straight_line(blocks)))
+        .into_iter()
+        .chain([3, 31, 303].map(|hidden| ("loops".to_string(), layer(hidden))))
+        .collect();
+    table(&by_size, &dir);
+    println!("\nAgainst the trip count, loops kept (`loops = \"keep\"`):\n");
+    let trips = [100, 1_000, 10_000, 100_000];
+    let by_trips: Vec<(String, String)> = trips
+        .map(|n| (format!("extended Rosenbrock n = {n}"), rosenbrock_kept(n)))
+        .into_iter()
+        .chain(trips.map(|n| (format!("recurrence n = {n}"), recurrence_kept(n))))
+        .collect();
+    table(&by_trips, &dir);
     let _ = std::fs::remove_dir_all(&dir);
 }

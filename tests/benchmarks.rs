@@ -312,6 +312,96 @@ fn gmm_agrees_by_hand_and_by_num_dual() {
     );
 }
 
+/// Runs `f` on a thread with a stack for arrays of megabytes: the kept-loop rows' arrays of
+/// 100,000 values and GMM d = 64's parameters and gradients, too large for a test thread.
+fn on_large_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(f)
+        .expect("a thread")
+        .join()
+        .expect("the check passed");
+}
+
+#[test]
+fn kept_loop_rosenbrock_agrees_by_hand_and_by_num_dual() {
+    let rng = &mut inputs::rng();
+    let x10: [f64; 10] = inputs::uniform(rng, -1.5, 1.5);
+    let pair = |(v, g): (f64, [f64; 10])| (v, g.to_vec());
+    agree(
+        "extended 10, loops = keep",
+        pair(generated::extended_rosenbrock_10_keep_grad(&x10)),
+        pair(hand::extended_rosenbrock(&x10)),
+        pair(dual::extended_rosenbrock(&x10)),
+    );
+    let x1000: [f64; 1000] = inputs::uniform(rng, -1.5, 1.5);
+    let pair = |(v, g): (f64, [f64; 1000])| (v, g.to_vec());
+    agree(
+        "extended 1000",
+        pair(generated::extended_rosenbrock_1000_grad(&x1000)),
+        pair(hand::extended_rosenbrock(&x1000)),
+        pair(dual::extended_rosenbrock(&x1000)),
+    );
+    assert_eq!(
+        generated::extended_rosenbrock_1000_grad(&x1000).0,
+        generated::extended_rosenbrock_1000(&x1000)
+    );
+}
+
+/// At 100,000 inputs num-dual would take 100,000 evaluations: by hand only.
+#[test]
+fn kept_loop_rosenbrock_of_100000_inputs_agrees_by_hand() {
+    on_large_stack(|| {
+        let x: [f64; 100_000] = inputs::uniform(&mut inputs::rng(), -1.5, 1.5);
+        let (value, gradient) = generated::extended_rosenbrock_100000_grad(&x);
+        let (hand_value, hand_gradient) = hand::extended_rosenbrock(&x);
+        assert_eq!(value, generated::extended_rosenbrock_100000(&x));
+        assert_close(&[value], &[hand_value], 1e-12, "value by hand");
+        assert_close(&gradient, &hand_gradient, 1e-11, "gradient by hand");
+    });
+}
+
+/// The loop over the 30 points is kept (`auto`), the loops over 20 components, of a smaller
+/// body, unrolled; at d = 10, K = 25 both are kept, with a tape (checked below).
+#[test]
+fn kept_loop_gmm_agrees_by_hand_and_by_num_dual() {
+    let emitted = gradgen_core::emitted_code(generated::GMM_MID).expect("it differentiates");
+    assert!(emitted.contains("for i in 0..30"), "{emitted}");
+    let emitted = gradgen_core::emitted_code(generated::GMM_D10_K25).expect("it differentiates");
+    assert!(emitted.contains("for k in 0..25"), "{emitted}");
+    assert!(emitted.contains("tape.pop()"), "{emitted}");
+    let g = inputs::gmm::<4, 20, 30, 10>();
+    let (v, n) = dual::gmm::<4, 20, 30, 10, 300>(&g.alphas, &g.means, &g.icf, &g.x);
+    agree(
+        "gmm d = 4, K = 20, N = 30",
+        gmm_flat(generated::gmm_4_20_30_grad(
+            &g.alphas, &g.means, &g.icf, &g.x,
+        )),
+        gmm_flat(hand::gmm(&g.alphas, &g.means, &g.icf, &g.x)),
+        (v, n.to_vec()),
+    );
+}
+
+/// GradBench's sizes, N = 1,000: num-dual would take one evaluation per parameter (1,650 and
+/// 214,500), so by hand only, which the test instance and the mid size check.
+#[test]
+fn kept_loop_gmm_of_gradbench_sizes_agrees_by_hand() {
+    on_large_stack(|| {
+        let g = inputs::gmm::<10, 25, 1000, 55>();
+        let (a, m, q, x) = (&g.alphas, &g.means, &g.icf, &g.x);
+        let (value, gradient) = gmm_flat(generated::gmm_10_25_1000_grad(a, m, q, x));
+        let (hand_value, hand_gradient) = gmm_flat(hand::gmm(a, m, q, x));
+        assert_close(&[value], &[hand_value], 1e-12, "d = 10: value by hand");
+        assert_close(&gradient, &hand_gradient, 1e-11, "d = 10: gradient by hand");
+        let g = inputs::gmm::<64, 100, 1000, 2080>();
+        let (a, m, q, x) = (&g.alphas, &g.means, &g.icf, &g.x);
+        let (value, gradient) = gmm_flat(generated::gmm_64_100_1000_grad(a, m, q, x));
+        let (hand_value, hand_gradient) = gmm_flat(hand::gmm(a, m, q, x));
+        assert_close(&[value], &[hand_value], 1e-12, "d = 64: value by hand");
+        assert_close(&gradient, &hand_gradient, 1e-11, "d = 64: gradient by hand");
+    });
+}
+
 /// Each source text is the one `#[grad]` compiled; the operation counts of the gradient stay
 /// within CasADi's reverse sweep (BENCHMARKS.md) where there is one to compare with. The MLP
 /// may spend the two operations of `exp`'s overflow guard (see gradgen-core's pipeline tests).
@@ -335,6 +425,12 @@ fn operation_counts_of_the_benchmark_sources() {
         generated::LOG_SUM_EXP,
         generated::GMM_SMALL,
         generated::GMM_LARGE,
+        generated::GMM_MID,
+        generated::GMM_D10_K25,
+        generated::GMM_D64_K100,
+        generated::EXTENDED_ROSENBROCK_10_KEEP,
+        generated::EXTENDED_ROSENBROCK_1000,
+        generated::EXTENDED_ROSENBROCK_100000,
         generated::BA_RESIDUAL_0,
         generated::BA_RESIDUAL_1,
     ] {

@@ -31,11 +31,12 @@ source! { EXP_SIN_SQ,
     }
 }
 
-/// Extended Rosenbrock: `Σ_{i<n/2} 100(x_{2i+1} − x_{2i}²)² + (1 − x_{2i})²`.
+/// Extended Rosenbrock: `Σ_{i<n/2} 100(x_{2i+1} − x_{2i}²)² + (1 − x_{2i})²`, with `#[grad]`'s
+/// arguments `$($attr)*` (none: loops kept or unrolled as `auto` chooses, by the trip count).
 macro_rules! extended_rosenbrock {
-    ($text:ident, $name:ident, $n:tt) => {
+    ($text:ident, $name:ident, $n:tt $(, $($attr:tt)*)?) => {
         source! { $text,
-            #[grad]
+            #[grad$(($($attr)*))?]
             pub fn $name(x: &[f64; $n]) -> f64 {
                 let mut s = 0.0;
                 for i in 0..$n / 2 {
@@ -50,6 +51,19 @@ macro_rules! extended_rosenbrock {
 
 extended_rosenbrock!(EXTENDED_ROSENBROCK_10, extended_rosenbrock_10, 10);
 extended_rosenbrock!(EXTENDED_ROSENBROCK_100, extended_rosenbrock_100, 100);
+// The loop kept (issue #7): by `auto` from 1,000 (500 iterations), by request at 10.
+extended_rosenbrock!(EXTENDED_ROSENBROCK_1000, extended_rosenbrock_1000, 1000);
+extended_rosenbrock!(
+    EXTENDED_ROSENBROCK_100000,
+    extended_rosenbrock_100000,
+    100000
+);
+extended_rosenbrock!(
+    EXTENDED_ROSENBROCK_10_KEEP,
+    extended_rosenbrock_10_keep,
+    10,
+    loops = "keep"
+);
 
 /// Chained Rosenbrock: `Σ_{i<n−1} 100(x_{i+1} − x_i²)² + (1 − x_i)²`.
 macro_rules! chained_rosenbrock {
@@ -221,6 +235,25 @@ macro_rules! gmm {
 gmm!(GMM_TEST, gmm_2_3_1, d = 2, k = 3, n = 1, icf = 3);
 gmm!(GMM_SMALL, gmm_2_5_10, d = 2, k = 5, n = 10, icf = 3);
 gmm!(GMM_LARGE, gmm_10_25_2, d = 10, k = 25, n = 2, icf = 55);
+// GradBench's sizes, N = 1,000: the loops over the points and the components are kept, the
+// ones over the dimensions unrolled (`auto`); and a mid size for the tests.
+gmm!(GMM_MID, gmm_4_20_30, d = 4, k = 20, n = 30, icf = 10);
+gmm!(
+    GMM_D10_K25,
+    gmm_10_25_1000,
+    d = 10,
+    k = 25,
+    n = 1000,
+    icf = 55
+);
+gmm!(
+    GMM_D64_K100,
+    gmm_64_100_1000,
+    d = 64,
+    k = 100,
+    n = 1000,
+    icf = 2080
+);
 
 /// The ADBench BA reprojection error of one observation (BENCHMARKS.md), from one block that
 /// computes both residuals: `#[grad]` functions for each residual (the rows of the Jacobian),
