@@ -465,7 +465,7 @@ kept_and_unrolled! {
             } else if v < -0.5 {
                 s -= (-v).ln();
             } else {
-                p = p * (1.0 + v * v);
+                p *= 1.0 + v * v;
             }
         }
         s + p.ln()
