@@ -372,6 +372,7 @@ fn rule(b: &mut Builder<'_>, v: Id, node: &Node, a: Id) -> Vec<Term> {
         Op::Asinh => divided(b, x, a, |b| rule_asinh(b, x)),
         Op::Acosh => divided(b, x, a, |b| rule_acosh(b, x)),
         Op::Atanh => divided(b, x, a, |b| one_minus_square(b, x)),
+        Op::Exp if at_most_zero(b.graph(), x) => vec![plus(x, b.product(a, v))],
         Op::Exp => vec![plus(x, strong_product(b, a, v))],
         Op::Exp2 => {
             let d = b.scale(std::f64::consts::LN_2, v);
@@ -552,6 +553,36 @@ fn strong_product(b: &mut Builder<'_>, a: Id, d: Id) -> Id {
     let vanishes = b.compare(Cmp::Eq, a, zero);
     b.select(vanishes, zero, product)
 }
+
+/// Whether `x` is `y - m` with `m` a maximum (a tree of `max`) that has `y` among its
+/// operands: then `x <= 0` (or NaN), `exp(x) <= 1` cannot overflow, and the exponential's
+/// adjoint needs no [`strong_product`] guard. This is the shift of a log-sum-exp or a softmax.
+fn at_most_zero(graph: &Graph, x: Id) -> bool {
+    let node = graph.node(x);
+    if node.op != Op::Sub {
+        return false;
+    }
+    let (y, m) = (node.args[0], node.args[1]);
+    let mut stack = vec![m];
+    let mut visited = 0;
+    while let Some(id) = stack.pop() {
+        if id == y {
+            return true;
+        }
+        visited += 1;
+        if visited > MAX_TREE_WALK {
+            return false;
+        }
+        let n = graph.node(id);
+        if n.op == Op::Max {
+            stack.extend(n.args.iter().copied());
+        }
+    }
+    false
+}
+
+/// How many nodes [`at_most_zero`] looks at before it gives up and keeps the guard.
+const MAX_TREE_WALK: usize = 4096;
 
 /// `log_b(x) = ln x / ln b`: `∂/∂x = 1 / (x ln b)`, `∂/∂b = -log_b(x) / (b ln b)`.
 fn rule_log(b: &mut Builder<'_>, v: Id, x: Id, base: Id, a: Id) -> Vec<Term> {

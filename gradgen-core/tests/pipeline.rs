@@ -217,3 +217,18 @@ fn mlp_with_naive_softmax_within_the_casadi_count() {
     assert_eq!(counts.function, 137, "the primal of the reference");
     assert!(counts.gradient <= 268, "{counts:?}");
 }
+
+#[test]
+fn the_exponential_of_a_max_shifted_value_needs_no_overflow_guard() {
+    // `a - max(a, b) <= 0`: its exponential is at most 1, so its adjoint is a plain product.
+    let shifted = "fn f(a: f64, b: f64) -> f64 {
+        let m = a.max(b);
+        ((a - m).exp() + (b - m).exp()).ln() + m
+    }";
+    let code = emitted_code(shifted).expect("differentiates");
+    assert!(!code.contains("== 0.0"), "{code}");
+    // Unshifted, the exponential can overflow where its adjoint underflows: the guard stays.
+    let unshifted = "fn f(a: f64, b: f64) -> f64 { (a.exp() + b.exp()).ln() }";
+    let code = emitted_code(unshifted).expect("differentiates");
+    assert!(code.contains("== 0.0"), "{code}");
+}
