@@ -519,6 +519,12 @@ fn identifier(text: &str) -> String {
     }
 }
 
+/// The trip count of a range with constant bounds.
+fn range_constant(range: &crate::region::LoopRange) -> Option<usize> {
+    let (start, end) = (range.start.as_constant()?, range.end.as_constant()?);
+    usize::try_from(end.checked_sub(start)?).ok()
+}
+
 /// Whether a loop's reverse runs apart from its forward loop.
 fn region_has_reverse(adjoint: Option<&crate::region::RegionAdjoint>) -> bool {
     adjoint.is_some_and(|a| !a.fused)
@@ -651,6 +657,14 @@ impl RegionPlan<'_> {
         let mut pushes = Vec::new();
         if !self.fused && self.reverse.is_some() {
             if let Some(tape) = &parent.ctx.tape {
+                // A loop of the function's body with a known trip count reserves what it
+                // pushes, so the tape grows once.
+                let trips = range_constant(&region.range).filter(|_| parent.vars.is_empty());
+                let total = trips.and_then(|t| t.checked_mul(self.taped.len()));
+                if let Some(total) = total.filter(|&n| n > 0) {
+                    let total = Literal::usize_unsuffixed(total);
+                    before.push(quote!(#tape.reserve(#total);));
+                }
                 for (t, _, value) in &self.taped {
                     let ty = float_type(parent.graph.float());
                     let value = if self.region.body.op(*t).is_bool() {
