@@ -674,6 +674,102 @@ fn rule_clamp() {
 }
 
 // ---------------------------------------------------------------------------------------
+// The shift of a log-sum-exp: `ln Σ exp(uₖ − m)` has derivative −1 in `m`, whatever `m` is
+
+#[grad]
+fn lse_max_shift(a: f64, b: f64, c: f64) -> f64 {
+    let m = a.max(b).max(c);
+    m + ((a - m).exp() + (b - m).exp() + (c - m).exp()).ln()
+}
+
+fn lse_max_shift_dual(a: Dual64, b: Dual64, c: Dual64) -> Dual64 {
+    let m = dual::max(dual::max(a, b), c);
+    m + ((a - m).exp() + (b - m).exp() + (c - m).exp()).ln()
+}
+
+/// A shift that is not the maximum, and terms whose `u` depends on the shift.
+#[grad]
+fn lse_first_shift(a: f64, b: f64, c: f64) -> f64 {
+    ((2.0 * a - a).exp() + (b - a).exp() + (c * a - a).exp()).ln() + a
+}
+
+fn lse_first_shift_dual(a: Dual64, b: Dual64, c: Dual64) -> Dual64 {
+    ((a * 2.0 - a).exp() + (b - a).exp() + (c * a - a).exp()).ln() + a
+}
+
+/// A point with a nonzero coordinate so much smaller than another that a central difference
+/// in it, with a step relative to it, changes the value by less than its rounding.
+fn mixed_scales(p: [f64; 3]) -> bool {
+    let big = p.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+    p.iter().any(|x| *x != 0.0 && x.abs() < 1e-6 * big)
+}
+
+/// Whether one of the exponents `terms` is below the rounding of the largest (`exp(-37) <
+/// 2⁻⁵³`): a central difference in it does not move the sum at all.
+fn negligible_term(terms: &[f64]) -> bool {
+    let max = terms.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+    terms.iter().any(|&x| x - max < -37.0)
+}
+
+/// An exponential of the sum also read outside it: the −1 does not hold for the other use.
+#[grad]
+fn lse_shared_term(a: f64, b: f64, c: f64) -> f64 {
+    let m = a.max(b);
+    let e = (a - m).exp();
+    m + (e + (b - m).exp()).ln() + c * e
+}
+
+fn lse_shared_term_dual(a: Dual64, b: Dual64, c: Dual64) -> Dual64 {
+    let m = dual::max(a, b);
+    let e = (a - m).exp();
+    m + (e + (b - m).exp()).ln() + c * e
+}
+
+#[test]
+fn rule_log_sum_exp_shift() {
+    let grid = [0.0, -1e-300, 1e-200, -0.5, 1.0, 3.7, -42.0, 300.0, -700.0];
+    let points = triples(&grid, &grid, &grid);
+    // Where one term dominates, the other partials are below the rounding of a chain rule
+    // through `1 − Σ softmax`: a small grid, where every term counts.
+    let moderate = [-1.5, -0.5, 0.0, 0.5, 1.0, 2.5];
+    let first_points = triples(&moderate, &moderate, &[-1.5, 0.0, 0.5, 2.0]);
+    let max_shift = ternary(
+        "m + ln Σ exp(x − m), m = max",
+        lse_max_shift_grad,
+        lse_max_shift,
+        lse_max_shift_dual,
+    );
+    let first_shift = ternary(
+        "a + ln Σ exp(u − a)",
+        lse_first_shift_grad,
+        lse_first_shift,
+        lse_first_shift_dual,
+    );
+    let shared = ternary(
+        "shifted sum with a shared term",
+        lse_shared_term_grad,
+        lse_shared_term,
+        lse_shared_term_dual,
+    );
+    // At ties of the maximum the shift changes branch, which leaves the value unchanged: the
+    // log-sum-exp has no kink there, and only the shared term's `c · exp(a − m)` does.
+    Suite::new()
+        .run(
+            max_shift.kinks(|p| mixed_scales(p) || negligible_term(&p)),
+            &points,
+        )
+        .run(first_shift, &first_points)
+        .run(
+            shared.kinks(|p| {
+                let tie = within_step(p[0], p[1], p[0].abs().max(p[1].abs()));
+                mixed_scales(p) || negligible_term(&p[..2]) || tie
+            }),
+            &points,
+        )
+        .finish();
+}
+
+// ---------------------------------------------------------------------------------------
 // mul_add and the piecewise-constant functions
 
 #[grad]

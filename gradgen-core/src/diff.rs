@@ -113,6 +113,7 @@ pub fn differentiate_with(
         activity,
         active: &active,
     };
+    let shifts = ShiftedSums::find(graph, &roots);
     let mut b = Builder::for_adjoint(graph);
     adjoints[output.index()] = Some(b.constant(1.0));
     for index in (0..=last).rev() {
@@ -129,7 +130,9 @@ pub fn differentiate_with(
                 continue;
             };
             b.at(b.graph().span(id));
-            rule(&mut b, id, &node, adjoint)
+            let mut terms = rule(&mut b, id, &node, adjoint);
+            shifts.adjust(id, adjoint, &mut terms);
+            terms
         };
         for term in terms {
             if !active[term.operand.index()] {
@@ -140,16 +143,107 @@ pub fn differentiate_with(
         }
     }
     let zero = b.constant(0.0);
-    let params = params
+    let params: Vec<Id> = params
         .iter()
         .map(|p| adjoints[p.index()].unwrap_or(zero))
         .collect();
+    let mut roots = vec![output];
+    roots.extend(params.iter().copied());
+    roots.extend(sweep.effects.iter().copied());
+    crate::simplify::fold_lone_reciprocals(graph, forward_len, &roots);
     Gradient {
         adjoints,
         params,
         forward_len,
         effects: sweep.effects,
     }
+}
+
+/// The log-sum-exps of a graph, `L = ln Σₖ exp(uₖ − m)`, whose partial derivative with respect
+/// to the shift `m` is exactly −1 (`−Σₖ exp(uₖ − m) / Σₖ exp(uₖ − m)`). The sweep passes that −1
+/// to `m` in one term, where the chain rule term by term would send `m` the sum of the
+/// softmax, `1 − Σ softmax` once added to the `+ m` that undoes the shift: zero but for
+/// rounding, and sent back through the whole running maximum that computed `m`. With the rule
+/// the two terms are `ā − ā`, which folds to an exact zero, and the maximum gets no adjoint.
+///
+/// A sum qualifies when every node between `L` and the shifts is used by its parent in the
+/// pattern alone (the sum's additions, the exponentials, the subtractions): then no other
+/// path reaches `m` through them, and dropping each subtraction's `−m` term loses nothing but
+/// what the −1 stands for. The terms' `uₖ` keep their ordinary adjoints, even where they
+/// depend on `m` themselves.
+#[derive(Default)]
+struct ShiftedSums {
+    /// Each qualifying `ln`, with its shift `m`.
+    logs: HashMap<Id, Id>,
+    /// The subtractions `uₖ − m` of qualifying sums, with their shift.
+    shifts: HashMap<Id, Id>,
+}
+
+impl ShiftedSums {
+    fn find(graph: &Graph, roots: &[Id]) -> Self {
+        let mut uses = vec![0u32; graph.len()];
+        for node in graph.nodes() {
+            for arg in &node.args {
+                uses[arg.index()] += 1;
+            }
+        }
+        for root in roots {
+            uses[root.index()] += 1;
+        }
+        let mut found = Self::default();
+        for (index, node) in graph.nodes().iter().enumerate() {
+            if node.op != Op::Ln {
+                continue;
+            }
+            if let Some((m, subs)) = shifted_sum(graph, &uses, node.args[0]) {
+                found.logs.insert(Id::new(index), m);
+                found.shifts.extend(subs.into_iter().map(|s| (s, m)));
+            }
+        }
+        found
+    }
+
+    /// Replaces the terms the chain rule gives node `id` (with adjoint `a`) by the pattern's.
+    fn adjust(&self, id: Id, a: Id, terms: &mut Vec<Term>) {
+        if let Some(&m) = self.shifts.get(&id) {
+            terms.retain(|t| !(t.operand == m && t.negate));
+        }
+        if let Some(&m) = self.logs.get(&id) {
+            terms.push(minus(m, a));
+        }
+    }
+}
+
+/// The shift `m` and the subtractions of `sum` if it is `Σₖ exp(uₖ − m)`, an addition tree of
+/// nodes used once each, whose leaves are exponentials of subtractions of the same `m`.
+fn shifted_sum(graph: &Graph, uses: &[u32], sum: Id) -> Option<(Id, Vec<Id>)> {
+    let once = |id: Id| uses[id.index()] == 1;
+    let mut shift = None;
+    let mut subs = Vec::new();
+    let mut stack = vec![sum];
+    while let Some(id) = stack.pop() {
+        let node = graph.node(id);
+        if !once(id) {
+            return None;
+        }
+        match node.op {
+            Op::Add => stack.extend(node.args.iter().copied()),
+            Op::Exp => {
+                let sub = node.args[0];
+                let sub_node = graph.node(sub);
+                if sub_node.op != Op::Sub || !once(sub) {
+                    return None;
+                }
+                let m = sub_node.args[1];
+                if *shift.get_or_insert(m) != m {
+                    return None;
+                }
+                subs.push(sub);
+            }
+            _ => return None,
+        }
+    }
+    Some((shift?, subs))
 }
 
 /// Which nodes depend on a differentiated parameter. Only those need an adjoint: a constant

@@ -426,6 +426,19 @@ impl Graph {
         Ok(id)
     }
 
+    /// Replaces node `id` by `op(args)`, which must compute the same value from operands older
+    /// than `id` (the ids stay a topological order). The memo follows: the old form no longer
+    /// finds `id`, the new form does unless an equal node already exists.
+    pub fn rewrite(&mut self, id: Id, op: Op, args: Vec<Id>) {
+        debug_assert!(args.iter().all(|a| *a < id), "operands older than the node");
+        let new = Node { op, args };
+        let old = std::mem::replace(&mut self.nodes[id.index()], new.clone());
+        if self.memo.get(&old) == Some(&id) {
+            self.memo.remove(&old);
+        }
+        self.memo.entry(new).or_insert(id);
+    }
+
     /// The index of the called function `name` in [`Graph::callees`], added if new.
     pub fn callee(&mut self, name: &str) -> u32 {
         let found = self.callees.iter().position(|c| c == name);

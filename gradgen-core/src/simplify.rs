@@ -30,7 +30,6 @@
 //! | `add_negative_constant` | `c + x` with `c < 0` → `x - |c|` | yes |
 //! | `add_negative_product` | `a + (c * x)` with `c < 0` → `a - (|c| * x)`, and `-` likewise | yes |
 //! | `merge_const_factors` | `c1 * (c2 * x)` → `(c1 * c2) * x`, where `c1 * c2` is normal | adjoint code only: may differ in the last bit |
-//! | `mul_reciprocal` | `(1 / x) * y` → `y / x` | adjoint code only: may differ in the last bit |
 //! | `div_one` | `x / 1` → `x` | yes |
 //! | `select_same` | `if c { a } else { a }` → `a` | yes |
 //!
@@ -99,7 +98,6 @@ const RULES: &[Rule] = &[
     add_negative_constant,
     add_negative_product,
     merge_const_factors,
-    mul_reciprocal,
     div_one,
     select_same,
     select_not,
@@ -120,7 +118,7 @@ impl<'g> Builder<'g> {
     }
 
     /// A builder for adjoint code, which may also apply the rules that round differently
-    /// (`merge_const_factors`, `mul_reciprocal`).
+    /// (`merge_const_factors`, `sub_self`, `select_distribute`).
     pub fn for_adjoint(graph: &'g mut Graph) -> Self {
         Builder {
             reassociate: true,
@@ -465,23 +463,6 @@ fn merge_const_factors(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewri
     ))
 }
 
-/// `mul_reciprocal`: `(1 / x) * y` → `y / x`, one operation where the reciprocal is only
-/// scaled (the adjoint of `ln` feeding the adjoint of `exp`, as in log-sum-exp).
-fn mul_reciprocal(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
-    if op != Op::Mul || !b.reassociate {
-        return None;
-    }
-    let reciprocal_of = |id: Id| {
-        let n = b.graph.node(id);
-        (n.op == Op::Div && b.is_const(n.args[0], 1.0)).then(|| n.args[1])
-    };
-    match (reciprocal_of(args[0]), reciprocal_of(args[1])) {
-        (Some(x), _) => Some(Rewrite::Node(Op::Div, vec![args[1], x])),
-        (None, Some(x)) => Some(Rewrite::Node(Op::Div, vec![args[0], x])),
-        (None, None) => None,
-    }
-}
-
 /// `div_one`: `x / 1` → `x`.
 fn div_one(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Div && b.is_const(args[1], 1.0)).then(|| Rewrite::To(args[0]))
@@ -571,6 +552,49 @@ fn select_merge(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
 /// `select_same`: `if c { a } else { a }` → `a`.
 fn select_same(_: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Select && args[1] == args[2]).then(|| Rewrite::To(args[1]))
+}
+
+/// Turns `(1 / x) * y` into `y / x` where the reciprocal has no other use, after the adjoint
+/// code is complete, when uses can be counted. A reciprocal shared by several products stays:
+/// one division and a multiplication per use is faster than a division per use (the softmax
+/// of a log-sum-exp, `exp(xᵢ − m) · (1 / s)` for every `i`). A rule at construction could not
+/// tell the two apart, since later nodes may still use the reciprocal.
+///
+/// Only adjoint nodes (ids from `forward_len`) are rewritten, and a reciprocal counts every use
+/// by a forward node and by a node live from `roots`. The rewritten node keeps its id and its
+/// operands stay older than it, so the ids remain a topological order. The result may differ
+/// from the product in the last bit, as adjoint code may.
+pub fn fold_lone_reciprocals(graph: &mut Graph, forward_len: usize, roots: &[Id]) {
+    let live = graph.live(roots);
+    let mut uses = vec![0u32; graph.len()];
+    let forward = (0..forward_len.min(graph.len())).map(Id::new);
+    for id in forward.chain(live.iter().copied().filter(|id| id.index() >= forward_len)) {
+        for arg in &graph.node(id).args {
+            uses[arg.index()] += 1;
+        }
+    }
+    for &id in roots {
+        uses[id.index()] += 1;
+    }
+    let divisor = |graph: &Graph, r: Id| {
+        let n = graph.node(r);
+        let one = graph.constant(n.args.first().copied()?) == Some(1.0);
+        (n.op == Op::Div && one && r.index() >= forward_len && uses[r.index()] == 1)
+            .then(|| n.args[1])
+    };
+    for id in live {
+        let node = graph.node(id);
+        if id.index() < forward_len || node.op != Op::Mul {
+            continue;
+        }
+        let (l, r) = (node.args[0], node.args[1]);
+        let quotient = match (divisor(graph, l), divisor(graph, r)) {
+            (Some(x), _) => vec![r, x],
+            (None, Some(x)) => vec![l, x],
+            (None, None) => continue,
+        };
+        graph.rewrite(id, Op::Div, quotient);
+    }
 }
 
 #[cfg(test)]
@@ -814,13 +838,31 @@ mod tests {
     }
 
     #[test]
-    fn mul_reciprocal_divides() {
-        with_builder(|b, x, y| {
-            let one = b.constant(1.0);
-            let r = b.quotient(one, x);
-            let p = b.product(r, y);
-            assert_eq!(node(b, p), (Op::Div, vec![y, x]));
-        });
+    fn a_lone_reciprocal_becomes_a_quotient_and_a_shared_one_stays() {
+        let mut g = Graph::new();
+        let s = Span::call_site();
+        let x = g.add_raw(Op::Param(0), vec![], s).unwrap();
+        let y = g.add_raw(Op::Param(1), vec![], s).unwrap();
+        let z = g.add_raw(Op::Param(2), vec![], s).unwrap();
+        let w = g.add_raw(Op::Param(3), vec![], s).unwrap();
+        let forward_len = g.len();
+        let mut b = Builder::for_adjoint(&mut g);
+        let one = b.constant(1.0);
+        let lone = b.quotient(one, x);
+        let scaled = b.product(lone, y);
+        let shared = b.quotient(one, w);
+        let first = b.product(shared, y);
+        let second = b.product(z, shared);
+        fold_lone_reciprocals(&mut g, forward_len, &[scaled, first, second]);
+        assert_eq!(
+            (g.op(scaled), g.node(scaled).args.clone()),
+            (Op::Div, vec![y, x])
+        );
+        assert_eq!(g.op(first), Op::Mul);
+        assert_eq!(g.op(second), Op::Mul);
+        // The memo follows the rewrite: building `y / x` again finds the rewritten node.
+        let again = Builder::for_adjoint(&mut g).quotient(y, x);
+        assert_eq!(again, scaled);
     }
 
     #[test]

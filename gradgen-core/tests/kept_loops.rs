@@ -146,3 +146,31 @@ fn a_loop_that_cannot_be_kept_is_unrolled_in_auto_mode() {
     }";
     assert!(!code(source).contains("for "));
 }
+
+#[test]
+fn a_kept_loop_inside_a_fused_loop_runs_once_per_iteration() {
+    // The elements of `b` are read by the outer body, whose adjoint (1 each) does not read
+    // them: the reverse code must not run the loop that stored them a second time, which
+    // would also push its values twice and pop them once.
+    let source = "fn f(w: &[f64; 20], x: &[f64; 100]) -> f64 {
+        let mut total = 0.0;
+        for i in 0..100 {
+            let mut b = [0.0; 20];
+            for k in 0..20 {
+                b[k] = (w[k] * x[i]).tanh();
+            }
+            total += b[0] + b[1] + b[2] + b[3];
+        }
+        total
+    }";
+    let emitted = code(&format!("#[grad(wrt(w), loops = \"keep\")] {source}"));
+    assert_eq!(emitted.matches("for i in").count(), 1, "{emitted}");
+    assert_eq!(
+        emitted.matches("in 0..20").count(),
+        1,
+        "one forward loop:\n{emitted}"
+    );
+    assert_eq!(emitted.matches("(0..20).rev()").count(), 1, "{emitted}");
+    let pushes = emitted.matches(".push(").count();
+    assert_eq!(pushes, emitted.matches(".pop()").count(), "{emitted}");
+}

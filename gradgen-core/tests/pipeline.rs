@@ -232,3 +232,34 @@ fn the_exponential_of_a_max_shifted_value_needs_no_overflow_guard() {
     let code = emitted_code(unshifted).expect("differentiates");
     assert!(code.contains("== 0.0"), "{code}");
 }
+
+#[test]
+fn the_shift_of_a_log_sum_exp_gets_no_adjoint() {
+    // `m + ln Σ exp(x − m)` does not depend on `m`: the running maximum that computed it is
+    // not differentiated, and each `x[i]` gets its softmax, `exp(x[i] − m) / s`, alone.
+    let lse = "fn f(x: [f64; 100]) -> f64 {
+        let mut m = x[0];
+        for i in 1..100 {
+            m = m.max(x[i]);
+        }
+        let mut s = 0.0;
+        for i in 0..100 {
+            s += (x[i] - m).exp();
+        }
+        m + s.ln()
+    }";
+    let code = emitted_code(&format!("#[grad(loops = \"unroll\")] {lse}")).expect("differentiates");
+    assert!(
+        !code.contains("0.5_f64"),
+        "no tie shares of the maximum's adjoint:\n{code}"
+    );
+    let counts = op_counts(lse).expect("differentiates");
+    assert_eq!(
+        counts.function, 400,
+        "99 max, 100 sub, 100 exp, 99 add, ln, add"
+    );
+    assert!(
+        counts.gradient <= 500,
+        "the function and 100 quotients: {counts:?}"
+    );
+}

@@ -368,6 +368,9 @@ impl<'a> Plan<'a> {
                 for n in forward_structural(&region.body, &roots, a.forward_len) {
                     params.entry(n).or_default();
                 }
+                for n in forward_elements(&region.body, &roots, a.forward_len) {
+                    params.entry(n).or_default();
+                }
                 let spec = PlanSpec {
                     roots,
                     params,
@@ -610,6 +613,29 @@ fn forward_structural(body: &Graph, roots: &[Id], forward_len: usize) -> Vec<Id>
         .into_iter()
         .filter(|&n| matches!(body.op(n), Op::Loop { .. } | Op::BufInit { .. }))
         .collect()
+}
+
+/// The forward elements of buffers whose adjoints the code reachable from `roots` adds to.
+/// A buffer adjoint names its element for order only (see [`value_args`]); the element was
+/// read in the forward pass, and the reverse code must not read it again, which would run
+/// the loop that wrote it a second time.
+fn forward_elements(body: &Graph, roots: &[Id], forward_len: usize) -> BTreeSet<Id> {
+    let mut seen = BTreeSet::new();
+    let mut elements = BTreeSet::new();
+    let mut stack: Vec<Id> = roots.to_vec();
+    while let Some(id) = stack.pop() {
+        if id.index() < forward_len || !seen.insert(id) {
+            continue;
+        }
+        let node = body.node(id);
+        if let (Op::BufAdj { .. }, Some(&element)) = (node.op, node.args.first()) {
+            if element.index() < forward_len {
+                elements.insert(element);
+            }
+        }
+        stack.extend(value_args(node).iter().copied());
+    }
+    elements
 }
 
 /// The forward nodes the adjoint code reachable from `roots` reads directly.
