@@ -22,7 +22,7 @@
 //! stated in the rule's documentation. At the points where a derivative is not unique the
 //! rules give the conventions of DESIGN.md (½ at ties, 0 for `abs` at 0, and so on).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ir::{Cmp, Graph, Id, Node, Op};
 use crate::region::{ArrayRef, Input, Region, RegionAdjoint};
@@ -113,7 +113,7 @@ pub fn differentiate_with(
         activity,
         active: &active,
     };
-    let shifts = ShiftedSums::find(graph, &roots);
+    let log_sums = LogSums::find(graph, &roots);
     let mut b = Builder::for_adjoint(graph);
     adjoints[output.index()] = Some(b.constant(1.0));
     for index in (0..=last).rev() {
@@ -130,9 +130,7 @@ pub fn differentiate_with(
                 continue;
             };
             b.at(b.graph().span(id));
-            let mut terms = rule(&mut b, id, &node, adjoint);
-            shifts.adjust(id, adjoint, &mut terms);
-            terms
+            log_sums.terms(&mut b, id, &node, adjoint)
         };
         for term in terms {
             if !active[term.operand.index()] {
@@ -159,27 +157,36 @@ pub fn differentiate_with(
     }
 }
 
-/// The log-sum-exps of a graph, `L = ln Σₖ exp(uₖ − m)`, whose partial derivative with respect
-/// to the shift `m` is exactly −1 (`−Σₖ exp(uₖ − m) / Σₖ exp(uₖ − m)`). The sweep passes that −1
-/// to `m` in one term, where the chain rule term by term would send `m` the sum of the
-/// softmax, `1 − Σ softmax` once added to the `+ m` that undoes the shift: zero but for
-/// rounding, and sent back through the whole running maximum that computed `m`. With the rule
-/// the two terms are `ā − ā`, which folds to an exact zero, and the maximum gets no adjoint.
+/// The log-sum-exps of a graph, `L = ln Σₖ exp(vₖ)`, where the chain rule term by term does
+/// more than it needs to.
 ///
-/// A sum qualifies when every node between `L` and the shifts is used by its parent in the
-/// pattern alone (the sum's additions, the exponentials, the subtractions): then no other
-/// path reaches `m` through them, and dropping each subtraction's `−m` term loses nothing but
-/// what the −1 stands for. The terms' `uₖ` keep their ordinary adjoints, even where they
+/// **The shift.** Where every `vₖ` is `uₖ − m` for one `m`, `∂L/∂m` is exactly −1 (`−Σₖ
+/// exp(uₖ − m) / Σₖ exp(uₖ − m)`). The sweep passes that −1 to `m` in one term, where term by
+/// term `m` would get the sum of the softmax, `1 − Σ softmax` once added to the `+ m` that
+/// undoes the shift: zero but for rounding, and sent back through the whole running maximum
+/// that computed `m`. With the rule the two terms are `ā − ā`, which folds to an exact zero,
+/// and the maximum gets no adjoint. The `uₖ` keep their ordinary adjoints, even where they
 /// depend on `m` themselves.
+///
+/// **No overflow guard.** The adjoint of each `exp(vₖ)` is `ā / Σ`, zero only where the sum
+/// is infinite, and then `L` is infinite too: the guard of [`strong_product`], which makes
+/// `0 · inf` count as 0, would only turn the NaN gradient of an infinite value into a
+/// finite one. The exponentials take the plain product.
+///
+/// A sum qualifies when every node between `L` and the exponentials (and, for the shift, the
+/// subtractions) is used by its parent in the pattern alone: then no other path reaches them,
+/// and the terms the rules drop or change are those the pattern accounts for.
 #[derive(Default)]
-struct ShiftedSums {
-    /// Each qualifying `ln`, with its shift `m`.
+struct LogSums {
+    /// Each `ln` of a shifted sum, with its shift `m`.
     logs: HashMap<Id, Id>,
-    /// The subtractions `uₖ − m` of qualifying sums, with their shift.
+    /// The subtractions `uₖ − m` of shifted sums, with their shift.
     shifts: HashMap<Id, Id>,
+    /// The exponentials summed under an `ln`.
+    terms: HashSet<Id>,
 }
 
-impl ShiftedSums {
+impl LogSums {
     fn find(graph: &Graph, roots: &[Id]) -> Self {
         let mut uses = vec![0u32; graph.len()];
         for node in graph.nodes() {
@@ -195,53 +202,70 @@ impl ShiftedSums {
             if node.op != Op::Ln {
                 continue;
             }
-            if let Some((m, subs)) = shifted_sum(graph, &uses, node.args[0]) {
+            let Some(exps) = sum_of_exps(graph, &uses, node.args[0]) else {
+                continue;
+            };
+            if let Some((m, subs)) = common_shift(graph, &uses, &exps) {
                 found.logs.insert(Id::new(index), m);
                 found.shifts.extend(subs.into_iter().map(|s| (s, m)));
             }
+            found.terms.extend(exps);
         }
         found
     }
 
-    /// Replaces the terms the chain rule gives node `id` (with adjoint `a`) by the pattern's.
-    fn adjust(&self, id: Id, a: Id, terms: &mut Vec<Term>) {
+    /// The terms of node `id` (with adjoint `a`): the chain rule's, changed as the pattern
+    /// it belongs to allows.
+    fn terms(&self, b: &mut Builder<'_>, id: Id, node: &Node, a: Id) -> Vec<Term> {
+        if self.terms.contains(&id) {
+            return vec![plus(node.args[0], b.product(a, id))];
+        }
+        let mut terms = rule(b, id, node, a);
         if let Some(&m) = self.shifts.get(&id) {
             terms.retain(|t| !(t.operand == m && t.negate));
         }
         if let Some(&m) = self.logs.get(&id) {
             terms.push(minus(m, a));
         }
+        terms
     }
 }
 
-/// The shift `m` and the subtractions of `sum` if it is `Σₖ exp(uₖ − m)`, an addition tree of
-/// nodes used once each, whose leaves are exponentials of subtractions of the same `m`.
-fn shifted_sum(graph: &Graph, uses: &[u32], sum: Id) -> Option<(Id, Vec<Id>)> {
-    let once = |id: Id| uses[id.index()] == 1;
-    let mut shift = None;
-    let mut subs = Vec::new();
+/// The exponentials of `sum` if it is an addition tree of nodes used once each whose leaves
+/// are exponentials used once each.
+fn sum_of_exps(graph: &Graph, uses: &[u32], sum: Id) -> Option<Vec<Id>> {
+    let mut exps = Vec::new();
     let mut stack = vec![sum];
     while let Some(id) = stack.pop() {
-        let node = graph.node(id);
-        if !once(id) {
+        if uses[id.index()] != 1 {
             return None;
         }
+        let node = graph.node(id);
         match node.op {
             Op::Add => stack.extend(node.args.iter().copied()),
-            Op::Exp => {
-                let sub = node.args[0];
-                let sub_node = graph.node(sub);
-                if sub_node.op != Op::Sub || !once(sub) {
-                    return None;
-                }
-                let m = sub_node.args[1];
-                if *shift.get_or_insert(m) != m {
-                    return None;
-                }
-                subs.push(sub);
-            }
+            Op::Exp => exps.push(id),
             _ => return None,
         }
+    }
+    Some(exps)
+}
+
+/// The shift `m` and the subtractions if every one of `exps` is `exp(uₖ − m)` of a subtraction
+/// used once.
+fn common_shift(graph: &Graph, uses: &[u32], exps: &[Id]) -> Option<(Id, Vec<Id>)> {
+    let mut shift = None;
+    let mut subs = Vec::with_capacity(exps.len());
+    for &e in exps {
+        let sub = graph.node(e).args[0];
+        let node = graph.node(sub);
+        if node.op != Op::Sub || uses[sub.index()] != 1 {
+            return None;
+        }
+        let m = node.args[1];
+        if *shift.get_or_insert(m) != m {
+            return None;
+        }
+        subs.push(sub);
     }
     Some((shift?, subs))
 }

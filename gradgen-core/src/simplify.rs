@@ -554,23 +554,35 @@ fn select_same(_: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
     (op == Op::Select && args[1] == args[2]).then(|| Rewrite::To(args[1]))
 }
 
-/// Turns `(1 / x) * y` into `y / x` where the reciprocal has no other use, after the adjoint
-/// code is complete, when uses can be counted. A reciprocal shared by several products stays:
-/// one division and a multiplication per use is faster than a division per use (the softmax
-/// of a log-sum-exp, `exp(xᵢ − m) · (1 / s)` for every `i`). A rule at construction could not
-/// tell the two apart, since later nodes may still use the reciprocal.
+/// From how many products a reciprocal computed once is kept: `(1 / x) * yᵢ` for every `i`,
+/// one division and a multiplication per use, instead of a division per use. A division takes
+/// several times as long as a multiplication, but a few independent ones overlap with other
+/// work, and the operation count (each operation one) favours them: below this many uses the
+/// products become quotients.
+pub const SHARED_RECIPROCAL_USES: u32 = 4;
+
+/// Turns `(1 / x) * y` into `y / x` where the reciprocal is used by fewer than
+/// [`SHARED_RECIPROCAL_USES`] products and nothing else, after the adjoint code is complete,
+/// when uses can be counted (a rule at construction could not tell, since later nodes may
+/// still use the reciprocal). The softmax of a log-sum-exp keeps one reciprocal of the sum for
+/// all its terms.
 ///
 /// Only adjoint nodes (ids from `forward_len`) are rewritten, and a reciprocal counts every use
-/// by a forward node and by a node live from `roots`. The rewritten node keeps its id and its
-/// operands stay older than it, so the ids remain a topological order. The result may differ
-/// from the product in the last bit, as adjoint code may.
+/// by a forward node, by a root and by a node live from `roots`. The rewritten node keeps its
+/// id and its operands stay older than it, so the ids remain a topological order. The result
+/// may differ from the product in the last bit, as adjoint code may.
 pub fn fold_lone_reciprocals(graph: &mut Graph, forward_len: usize, roots: &[Id]) {
     let live = graph.live(roots);
     let mut uses = vec![0u32; graph.len()];
+    let mut products = vec![0u32; graph.len()];
     let forward = (0..forward_len.min(graph.len())).map(Id::new);
     for id in forward.chain(live.iter().copied().filter(|id| id.index() >= forward_len)) {
-        for arg in &graph.node(id).args {
+        let node = graph.node(id);
+        for arg in &node.args {
             uses[arg.index()] += 1;
+            if node.op == Op::Mul && node.args[0] != node.args[1] {
+                products[arg.index()] += 1;
+            }
         }
     }
     for &id in roots {
@@ -579,12 +591,13 @@ pub fn fold_lone_reciprocals(graph: &mut Graph, forward_len: usize, roots: &[Id]
     let divisor = |graph: &Graph, r: Id| {
         let n = graph.node(r);
         let one = graph.constant(n.args.first().copied()?) == Some(1.0);
-        (n.op == Op::Div && one && r.index() >= forward_len && uses[r.index()] == 1)
-            .then(|| n.args[1])
+        let (u, p) = (uses[r.index()], products[r.index()]);
+        let folds = u == p && u < SHARED_RECIPROCAL_USES;
+        (n.op == Op::Div && one && r.index() >= forward_len && folds).then(|| n.args[1])
     };
     for id in live {
         let node = graph.node(id);
-        if id.index() < forward_len || node.op != Op::Mul {
+        if id.index() < forward_len || node.op != Op::Mul || node.args[0] == node.args[1] {
             continue;
         }
         let (l, r) = (node.args[0], node.args[1]);
@@ -838,7 +851,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lone_reciprocal_becomes_a_quotient_and_a_shared_one_stays() {
+    fn a_reciprocal_of_few_products_becomes_quotients_and_a_shared_one_stays() {
         let mut g = Graph::new();
         let s = Span::call_site();
         let x = g.add_raw(Op::Param(0), vec![], s).unwrap();
@@ -851,15 +864,20 @@ mod tests {
         let lone = b.quotient(one, x);
         let scaled = b.product(lone, y);
         let shared = b.quotient(one, w);
-        let first = b.product(shared, y);
-        let second = b.product(z, shared);
-        fold_lone_reciprocals(&mut g, forward_len, &[scaled, first, second]);
+        let products: Vec<Id> = [x, y, z, w].iter().map(|&v| b.product(shared, v)).collect();
+        let compared = b.quotient(one, z);
+        let product = b.product(compared, y);
+        let zero = b.constant(0.0);
+        let test = b.compare(Cmp::Eq, compared, zero);
+        let mut roots = vec![scaled, product, test];
+        roots.extend(&products);
+        fold_lone_reciprocals(&mut g, forward_len, &roots);
         assert_eq!(
             (g.op(scaled), g.node(scaled).args.clone()),
             (Op::Div, vec![y, x])
         );
-        assert_eq!(g.op(first), Op::Mul);
-        assert_eq!(g.op(second), Op::Mul);
+        assert!(products.iter().all(|&p| g.op(p) == Op::Mul), "shared by 4");
+        assert_eq!(g.op(product), Op::Mul, "the reciprocal is also compared");
         // The memo follows the rewrite: building `y / x` again finds the rewritten node.
         let again = Builder::for_adjoint(&mut g).quotient(y, x);
         assert_eq!(again, scaled);
