@@ -85,3 +85,68 @@ fn each_callee_is_called_once_per_distinct_argument() {
     assert_eq!(code.matches("norm_grad(").count(), 1, "{code}");
     assert_eq!(code.matches("softplus_grad(").count(), 1, "{code}");
 }
+
+/// Functions with gradients in a module and in an `impl`, called by path.
+mod shapes {
+    use gradgen::grad;
+
+    #[grad]
+    pub fn area(r: f64) -> f64 {
+        std::f64::consts::PI * r * r
+    }
+
+    pub struct Ring;
+
+    impl Ring {
+        #[grad]
+        pub fn circumference(r: f64) -> f64 {
+            2.0 * std::f64::consts::PI * r
+        }
+
+        /// `Self::` reaches `circumference_grad`, emitted in this `impl` beside its function.
+        #[grad]
+        pub fn both(r: f64) -> f64 {
+            area(r) + Self::circumference(r)
+        }
+    }
+}
+
+#[grad]
+fn through_paths(r: f64) -> f64 {
+    shapes::area(r) * crate::shapes::Ring::both(r)
+}
+
+/// Raw identifiers name parameters and callees as plain ones do.
+#[grad]
+fn raw_names(r#type: f64, r#match: f64) -> f64 {
+    r#type * r#match + r#norm(r#type, 1.0)
+}
+
+#[test]
+fn a_call_by_path_uses_the_gradient_at_that_path() {
+    use std::f64::consts::PI;
+    for r in [-2.0, -0.5, 0.0, 0.75, 3.0] {
+        let (v, d) = through_paths_grad(r);
+        let (a, ring) = (PI * r * r, PI * r * r + 2.0 * PI * r);
+        assert_eq!(v, through_paths(r));
+        assert!(
+            (v - a * ring).abs() <= 1e-12 * v.abs().max(1.0),
+            "{v} at {r}"
+        );
+        let exact = 2.0 * PI * r * ring + a * (2.0 * PI * r + 2.0 * PI);
+        assert!(
+            (d - exact).abs() <= 1e-12 * exact.abs().max(1.0),
+            "{d} against {exact} at {r}"
+        );
+    }
+}
+
+#[test]
+fn raw_identifiers_are_the_names_they_spell() {
+    let (t, m) = (1.5, -0.5);
+    let (v, (dt, dm)) = raw_names_grad(t, m);
+    assert_eq!(v, raw_names(t, m));
+    let dnorm = t / (t * t + 1.0).sqrt();
+    assert!((dt - (m + dnorm)).abs() < 1e-14, "{dt}");
+    assert_eq!(dm, t);
+}

@@ -129,6 +129,7 @@ fn param(
     let mut lengths = Lengths {
         consts,
         used: Vec::new(),
+        unreadable: None,
     };
     let shape = match shape(&typed.ty, true, &mut lengths) {
         Some((shape, Kind::Float(found))) if found == float => Some((shape, Kind::Float(found))),
@@ -144,11 +145,16 @@ fn param(
             None
         }
         None => {
-            let msg = format!(
-                "parameter type `{}` is not supported; {PARAM_HELP}",
-                text(&typed.ty)
-            );
-            diags.report(Place::of(&typed.ty), msg);
+            match lengths.unreadable.take() {
+                Some((path, why)) => diags.report(Place::of(&path), why),
+                None => {
+                    let msg = format!(
+                        "parameter type `{}` is not supported; {PARAM_HELP}",
+                        text(&typed.ty)
+                    );
+                    diags.report(Place::of(&typed.ty), msg);
+                }
+            }
             None
         }
     };
@@ -225,6 +231,8 @@ pub fn is_integer_type(name: &str) -> bool {
 struct Lengths<'a> {
     consts: &'a FileConsts,
     used: Vec<(syn::Path, i64)>,
+    /// A constant of the file that names a length but has no value to read, and why.
+    unreadable: Option<(syn::Path, String)>,
 }
 
 impl Lengths<'_> {
@@ -238,6 +246,9 @@ impl Lengths<'_> {
             Expr::Paren(p) => self.of(&p.expr),
             Expr::Path(p) if p.qself.is_none() => {
                 let name = plain_segments(&p.path)?.pop()?;
+                if let Some(why) = self.consts.why_not(&name) {
+                    self.unreadable.get_or_insert((p.path.clone(), why));
+                }
                 let value = self.consts.get(&name)?;
                 self.used.push((p.path.clone(), value));
                 usize::try_from(value).ok()

@@ -4,7 +4,8 @@
 //! A procedural macro sees only its own function, so `#[grad]` reads the rest of the file (the
 //! macro crate passes its path) and takes every `const NAME: <integer type> = <literal>;` it
 //! finds there, at any depth of inline modules. A name defined twice with different values is
-//! left out, as ambiguous. Because the file is read as text, not resolved as Rust, the emitted
+//! left out, as ambiguous, and so is one whose value is not a literal; [`FileConsts::why_not`]
+//! says which, for the error under its use. Because the file is read as text, not resolved as Rust, the emitted
 //! code asserts at compile time that each constant it used has the value it was read with: a
 //! `N` that resolves elsewhere is a compile error, never a silently different function.
 
@@ -18,7 +19,17 @@ use syn::{Expr, Item, Lit, Type};
 #[derive(Clone, Debug, Default)]
 pub struct FileConsts {
     path: Option<PathBuf>,
-    values: OnceCell<BTreeMap<String, Option<i64>>>,
+    values: OnceCell<BTreeMap<String, Found>>,
+}
+
+/// What the file defines under a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    Value(i64),
+    /// An integer constant whose value is not a literal (`2 * M`).
+    NotLiteral,
+    /// Two or more integer constants with different values (in different modules, say).
+    Several,
 }
 
 impl FileConsts {
@@ -40,6 +51,30 @@ impl FileConsts {
 
     /// The value of the constant `name`, if the file defines it once (or always alike).
     pub fn get(&self, name: &str) -> Option<i64> {
+        match self.found(name)? {
+            Found::Value(v) => Some(v),
+            Found::NotLiteral | Found::Several => None,
+        }
+    }
+
+    /// Why the file's constant `name` has no value for `#[grad]`, if it defines one.
+    pub fn why_not(&self, name: &str) -> Option<String> {
+        match self.found(name)? {
+            Found::Value(_) => None,
+            Found::NotLiteral => Some(format!(
+                "the constant `{name}` is not an integer literal; `#[grad]` reads the file as \
+                 text and cannot compute it: write its value as a literal"
+            )),
+            Found::Several => Some(format!(
+                "this file defines `{name}` more than once with different values, and \
+                 `#[grad]`, which reads the file as text, cannot tell which is in scope: give \
+                 them different names"
+            )),
+        }
+    }
+
+    fn found(&self, name: &str) -> Option<Found> {
+        let name = name.strip_prefix("r#").unwrap_or(name);
         let values = self.values.get_or_init(|| {
             let text = self
                 .path
@@ -47,11 +82,11 @@ impl FileConsts {
                 .and_then(|p| std::fs::read_to_string(p).ok());
             parse(&text.unwrap_or_default())
         });
-        values.get(name).copied().flatten()
+        values.get(name).copied()
     }
 }
 
-fn parse(text: &str) -> BTreeMap<String, Option<i64>> {
+fn parse(text: &str) -> BTreeMap<String, Found> {
     let mut found = Collector::default();
     if let Ok(file) = syn::parse_file(text) {
         found.collect(&file.items);
@@ -61,7 +96,7 @@ fn parse(text: &str) -> BTreeMap<String, Option<i64>> {
 
 #[derive(Default)]
 struct Collector {
-    values: BTreeMap<String, Option<i64>>,
+    values: BTreeMap<String, Found>,
 }
 
 impl Collector {
@@ -69,10 +104,10 @@ impl Collector {
         for item in items {
             match item {
                 Item::Const(c) if is_integer(&c.ty) => {
-                    let value = integer_literal(&c.expr);
-                    let name = c.ident.to_string();
+                    let value = integer_literal(&c.expr).map_or(Found::NotLiteral, Found::Value);
+                    let name = syn::ext::IdentExt::unraw(&c.ident).to_string();
                     let merged = match self.values.get(&name) {
-                        Some(old) if *old != value => None,
+                        Some(&old) if old != value => Found::Several,
                         _ => value,
                     };
                     self.values.insert(name, merged);
@@ -132,7 +167,21 @@ mod tests {
             "const N: usize = 4; mod a { const N: usize = 5; } mod b { const M: usize = 2; const M: usize = 2; }",
         );
         assert_eq!(consts.get("N"), None);
+        assert!(consts
+            .why_not("N")
+            .is_some_and(|m| m.contains("more than once")));
         assert_eq!(consts.get("M"), Some(2));
+        assert_eq!(consts.why_not("M"), None);
+    }
+
+    #[test]
+    fn a_constant_computed_from_others_is_not_read() {
+        let consts = FileConsts::of_source("const M: usize = 3; const N: usize = 2 * M;");
+        assert_eq!(consts.get("N"), None);
+        assert!(consts
+            .why_not("N")
+            .is_some_and(|m| m.contains("not an integer literal")));
+        assert_eq!(consts.why_not("K"), None, "not a constant of the file");
     }
 
     #[test]

@@ -49,8 +49,18 @@ pub enum LoopMode {
 pub const AUTO_MIN_TRIP: usize = 16;
 
 /// In `auto` mode, a loop is unrolled when its trip count times the node count of its body is
-/// at most this: about the size where a loop's bookkeeping stops paying for itself.
+/// at most this: about the size where a loop's bookkeeping stops paying for itself. A body's
+/// node count is taken with its own kept loops unrolled ([`unrolled_len`]), so an outer loop
+/// is never unrolled into many copies of a large inner loop.
 pub const UNROLL_BUDGET: usize = 2_000;
+
+/// The node count of `graph` with each of its kept loops unrolled at its longest trip count.
+pub fn unrolled_len(graph: &Graph) -> usize {
+    graph
+        .regions
+        .iter()
+        .fold(graph.len(), |n, r| n.saturating_add(r.unrolled_len))
+}
 
 /// An integer affine in the loop variables of the enclosing kept loops: `Σ c·v + constant`,
 /// where `v` is the variable of the kept loop at a nesting level (0 outermost).
@@ -264,6 +274,9 @@ pub struct Region {
     /// The buffers of the enclosing scopes the loop reads or writes.
     pub buffers_read: Vec<u32>,
     pub buffers_written: Vec<u32>,
+    /// The node count of the loop unrolled: its longest trip count (over the enclosing loops'
+    /// ranges) times its body's [`unrolled_len`].
+    pub unrolled_len: usize,
     /// Set by differentiation.
     pub adjoint: Option<RegionAdjoint>,
 }

@@ -129,6 +129,38 @@ fn auto_unrolls_short_or_small_loops_and_keeps_long_ones() {
 }
 
 #[test]
+fn auto_weighs_a_body_by_its_inner_loops_unrolled() {
+    // The inner loop alone (1,000 iterations of 2 operations) is kept; the outer loop's body
+    // is then a handful of nodes, but unrolling it would copy the inner loop 100 times.
+    let nest = "fn f(w: &[f64; 1000], x: &[f64; 100]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..100 {
+            for j in 0..1000 {
+                s += w[j] * x[i];
+            }
+        }
+        s
+    }";
+    let emitted = code(nest);
+    assert_eq!(emitted.matches("for i in 0..100").count(), 1, "{emitted}");
+    assert_eq!(emitted.matches("for ").count(), 4, "{emitted}");
+    // GMM's triangular shape: the inner bounds depend on the outer variable, so the inner loop
+    // is kept, and the outer one, 120 × 120 / 2 products, must be too.
+    let triangle = "fn f(l: &[[f64; 120]; 120], x: &[f64; 120]) -> f64 {
+        let mut s = 0.0;
+        for c in 0..120 {
+            for r in c + 1..120 {
+                s += l[r][c] * x[c] * x[r];
+            }
+        }
+        s
+    }";
+    let emitted = code(triangle);
+    assert!(emitted.matches("for ").count() <= 4, "{emitted}");
+    assert!(emitted.len() < 20_000, "{} bytes", emitted.len());
+}
+
+#[test]
 fn unroll_on_request_keeps_no_loop() {
     let source = extended_rosenbrock(1_000, "loops = \"unroll\"");
     assert!(!code(&source).contains("for "));

@@ -97,6 +97,17 @@ fn signature_and_body_problems_are_reported_together() {
 }
 
 #[test]
+fn integers_where_floats_are_needed_say_how_to_convert() {
+    // Invalid Rust, which rustc reports too; the macro's message says what to write.
+    let found = messages("fn f(x: f64, n: usize) -> f64 { x / n + x.powi(n as i32) }");
+    assert!(found[0].contains("`n as f64`"), "{found:#?}");
+    let found = messages("fn f(x: f64, k: i32) -> f64 { x.powi(k) }");
+    assert!(found[0].contains("`x.powf(n as f64)`"), "{found:#?}");
+    let found = messages("fn f(x: f64) -> f64 { x * (3 / 2) }");
+    assert!(found[0].contains("`3 / 2` is `1`"), "{found:#?}");
+}
+
+#[test]
 fn errors_point_at_the_offending_tokens() {
     let source = "fn f(x: f64) -> f64 {\n    let y = x.exp();\n    y.to_degrees()\n}";
     let err = emitted_code(source).expect_err("to_degrees is not supported");

@@ -383,7 +383,7 @@ impl<'a> Plan<'a> {
             .callees()
             .get(callee as usize)
             .map_or("missing", String::as_str);
-        let function = Ident::new(&format!("{name}_grad"), self.graph.span(id));
+        let function = gradient_path(name, self.graph.span(id));
         let args = self
             .graph
             .node(id)
@@ -981,4 +981,23 @@ fn next_temporary(taken: &mut Taken) -> String {
 /// a keyword is not a keyword, but an unraw user name itself can be one).
 fn is_keyword(name: &str) -> bool {
     syn::parse_str::<Ident>(name).is_err()
+}
+
+/// The path of the gradient of the function at `path` (`m::f` gives `m::f_grad`), each
+/// segment under `span`. A raw segment (`r#type`) stays raw, except the last, whose `_grad`
+/// name is no keyword.
+fn gradient_path(path: &str, span: Span) -> TokenStream {
+    let (colon, path) = match path.strip_prefix("::") {
+        Some(rest) => (quote!(::), rest),
+        None => (TokenStream::new(), path),
+    };
+    let mut segments: Vec<&str> = path.split("::").collect();
+    let last = segments.pop().unwrap_or("missing");
+    let last = last.strip_prefix("r#").unwrap_or(last);
+    let function = Ident::new(&format!("{last}_grad"), span);
+    let leading = segments.iter().map(|s| match s.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, span),
+        None => Ident::new(s, span),
+    });
+    quote!(#colon #(#leading ::)* #function)
 }

@@ -130,7 +130,9 @@ impl Lower<'_> {
         let segments = crate::check::plain_segments(&path.path).unwrap_or_default();
         let plain = path.qself.is_none() && !segments.is_empty();
         if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
-            if let Some((scope, binding)) = self.lookup_scoped(&segments[0]) {
+            // Bindings are named without `r#`.
+            let name = segments[0].strip_prefix("r#").unwrap_or(&segments[0]);
+            if let Some((scope, binding)) = self.lookup_scoped(name) {
                 let Some(value) = binding else {
                     self.silenced += 1;
                     return None;
@@ -150,6 +152,9 @@ impl Lower<'_> {
                 self.assumptions.push((path.clone(), constant.value));
             }
             return Some(Value::Float(self.constant_at(constant.value, path.span())));
+        }
+        if let Some(why) = segments.last().and_then(|n| self.consts.why_not(n)) {
+            return self.report(Place::of(&path), why);
         }
         let name = crate::check::text(path);
         let msg = format!(
@@ -296,9 +301,17 @@ impl Lower<'_> {
             (Value::Int(v, span), Value::Float(_)) | (Value::Float(_), Value::Int(v, span)) => {
                 let msg = format!(
                     "integer `{v}` where an `f64` is needed; write `{v}.0`, or `i as f64` for a \
-                     loop variable"
+                     loop variable (integer arithmetic stays integer: `3 / 2` is `1`)"
                 );
                 self.report(span, msg)
+            }
+            (Value::RtInt(_), Value::Float(_)) | (Value::Float(_), Value::RtInt(_)) => {
+                let msg = format!(
+                    "`{}` of a float and an integer parameter; convert the integer with \
+                     `n as f64`",
+                    crate::check::text(op)
+                );
+                self.report(Place::of(at), msg)
             }
             (Value::Bool(a), Value::Bool(b)) if matches!(op, BinOp::Eq(_) | BinOp::Ne(_)) => {
                 Some(Value::Bool((a == b) == matches!(op, BinOp::Eq(_))))
@@ -479,7 +492,7 @@ impl Lower<'_> {
         };
         if let Some(ident) = p.path.get_ident() {
             if self
-                .lookup(&ident.to_string())
+                .lookup(&syn::ext::IdentExt::unraw(ident).to_string())
                 .is_some_and(|binding| binding.is_none())
             {
                 // A binding that failed (a closure, say) was reported where it was made.
@@ -498,7 +511,17 @@ impl Lower<'_> {
                 self.apply(name, call.func.span(), call.span(), args)
             }
             [name] if p.qself.is_none() && p.path.leading_colon.is_none() => {
+                let name = name.strip_prefix("r#").unwrap_or(name);
                 self.call_with_gradient(name, call, args)
+            }
+            [_, ..] if p.qself.is_none() => {
+                let colon = if p.path.leading_colon.is_some() {
+                    "::"
+                } else {
+                    ""
+                };
+                let path = format!("{colon}{}", segments.join("::"));
+                self.call_with_gradient(&path, call, args)
             }
             _ => self.unsupported_call(&call.func),
         }
@@ -506,6 +529,7 @@ impl Lower<'_> {
 
     /// A call of another function `f`, which must have `f_grad` beside it: `#[grad]` on `f`
     /// makes one, and a user can write one by hand to give `f` a derivative of their own.
+    /// `name` may be a path (`m::f`, `Self::f`); its `_grad` is then looked up at the same path.
     fn call_with_gradient(
         &mut self,
         name: &str,
@@ -541,8 +565,9 @@ impl Lower<'_> {
 
     fn unsupported_call(&mut self, func: &Expr) -> Option<Value> {
         let msg = format!(
-            "calls to `{}` are not supported; a `#[grad]` body can call the f64 methods as \
-             `f64::name(x, ...)`: {}",
+            "calls to `{}` are not supported; a `#[grad]` body can call a function by its name \
+             or path (`f(x)`, `m::f(x)`), which needs an `f_grad` beside it, and the f64 \
+             methods as `f64::name(x, ...)`: {}",
             crate::check::text(func),
             ops::method_list()
         );
@@ -585,6 +610,12 @@ impl Lower<'_> {
         let n = match exponent {
             Value::Int(n, s) => i32::try_from(*n).map_err(|_| *s),
             Value::Float(id) => Err(self.b.graph().span(*id)),
+            Value::RtInt(_) => {
+                let msg = "`powi` takes an integer exponent known at compile time; this one is an \
+                           integer parameter, known only at run time: write \
+                           `x.powf(n as f64)`";
+                return self.report(span, msg);
+            }
             _ => Err(span),
         };
         match n {

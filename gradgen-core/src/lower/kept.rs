@@ -24,8 +24,8 @@ use super::{Lower, Value};
 use crate::error::{Diagnostics, Place};
 use crate::ir::{Graph, Id, Op};
 use crate::region::{
-    Affine, ArrayRef, Buffer, Carried, Input, LoopMode, LoopRange, Region, Store, AUTO_MIN_TRIP,
-    UNROLL_BUDGET,
+    unrolled_len, Affine, ArrayRef, Buffer, Carried, Input, LoopMode, LoopRange, Region, Store,
+    AUTO_MIN_TRIP, UNROLL_BUDGET,
 };
 
 /// A kept loop's body being lowered.
@@ -165,7 +165,7 @@ impl Lower<'_> {
         let trip = bounds
             .constant()
             .map(|(s, e)| usize::try_from(e.saturating_sub(s)).unwrap_or(0));
-        let small = trip.is_some_and(|t| t.saturating_mul(body.len()) <= UNROLL_BUDGET);
+        let small = trip.is_some_and(|t| t.saturating_mul(unrolled_len(&body)) <= UNROLL_BUDGET);
         if small && !forced && self.loop_mode == LoopMode::Auto {
             return self.abandon(undo, Keep::Unroll);
         }
@@ -193,6 +193,14 @@ impl Lower<'_> {
         let (lo, _) = bounds.start.interval(&ranges)?;
         let (_, hi) = bounds.end.interval(&ranges)?;
         Some((lo, hi.checked_sub(1)?))
+    }
+
+    /// The largest trip count of a loop over `bounds` in the enclosing loops' ranges.
+    fn longest_trip(&self, bounds: &Bounds) -> usize {
+        let longest = self
+            .var_range(bounds)
+            .and_then(|(lo, last)| last.checked_sub(lo)?.checked_add(1));
+        longest.map_or(usize::MAX, |t| usize::try_from(t).unwrap_or(0))
     }
 
     fn ranges(&self) -> Vec<(i64, i64)> {
@@ -378,6 +386,9 @@ impl Lower<'_> {
                 next,
             })
             .collect();
+        let unrolled_len = self
+            .longest_trip(bounds)
+            .saturating_mul(unrolled_len(&body));
         let region = Region {
             level: self.level(),
             var,
@@ -395,6 +406,7 @@ impl Lower<'_> {
             effects: frame.inner_loops,
             buffers_read: frame.buffers_read.iter().copied().collect(),
             buffers_written: frame.buffers_written.iter().copied().collect(),
+            unrolled_len,
             adjoint: None,
         };
         let index = self.b.graph().regions.len() as u32;
