@@ -344,7 +344,10 @@ pub struct TooLarge;
 pub struct Graph {
     nodes: Vec<Node>,
     spans: Vec<Span>,
-    memo: HashMap<Node, Id>,
+    /// Hashed with a fixed-seed fast hasher: the table is only looked up, never iterated, so
+    /// the seed cannot reach the output, and SipHash's resistance to crafted keys buys
+    /// nothing against the user's own function.
+    memo: HashMap<Node, Id, foldhash::fast::FixedState>,
     callees: Vec<String>,
     float: FloatTy,
     /// The bodies of the loops kept as loops, by [`Op::Loop`] index.

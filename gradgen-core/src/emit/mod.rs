@@ -246,16 +246,21 @@ impl<'a> Plan<'a> {
         ctx: &'a Ctx,
         taken: &mut Taken,
     ) -> Self {
+        let roots_all = roots.all();
+        // Only the elements the code reads: an array parameter of a million elements read by
+        // a kept loop has a node per element, and few of them reached outside the loop.
+        let reached = live_until(graph, &roots_all, &BTreeMap::new());
         let params = f
             .slots
             .iter()
+            .filter(|slot| reached.binary_search(&slot.id).is_ok())
             .map(|slot| (slot.id, access(f, slot)))
             .collect();
         let spec = PlanSpec {
-            roots: roots.all(),
+            roots: roots_all,
             params,
             user_names: &f.names,
-            wanted: wanted_names(f, grad, roots),
+            wanted: wanted_names(f, graph, grad, roots),
             forced: BTreeSet::new(),
             vars: Vec::new(),
         };
@@ -278,7 +283,7 @@ impl<'a> Plan<'a> {
         let homes = homes(graph, &live, &spec.roots);
         let mut blocks: BTreeMap<Home, Vec<Id>> = BTreeMap::new();
         for &id in &statements {
-            let home = homes.get(&id).copied().unwrap_or(Home::Top);
+            let home = homes[id.index()].unwrap_or(Home::Top);
             blocks.entry(home).or_default().push(id);
         }
         let mut plan = Plan {
@@ -397,7 +402,10 @@ impl<'a> Plan<'a> {
     fn operand(&self, id: Id, need: Prec) -> TokenStream {
         let (tokens, prec) = self.reference(id);
         if prec < need {
-            quote!((#tokens))
+            // Moved into the group, not copied as `quote!` would: operands nest as deep as
+            // the expression, and copying each level would make emission quadratic in it.
+            let group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, tokens);
+            TokenStream::from(proc_macro2::TokenTree::Group(group))
         } else {
             tokens
         }
@@ -700,8 +708,11 @@ fn carried_over(attr: &syn::Attribute) -> bool {
         .any(|n| attr.path().is_ident(n))
 }
 
+/// `l op r`, moving the operands' tokens (see [`Plan::operand`]).
 fn binary(op: TokenStream, l: TokenStream, r: TokenStream, prec: Prec) -> (TokenStream, Prec) {
-    (quote!(#l #op #r), prec)
+    let mut tokens = l;
+    tokens.extend([op, r]);
+    (tokens, prec)
 }
 
 /// A float constant: a named constant of `core::f64::consts` (or `f32`) where the bits match,
@@ -732,19 +743,17 @@ fn literal(value: f64, float: FloatTy) -> (TokenStream, Prec) {
     }
 }
 
-/// The home of every live node: the innermost block that contains all its uses. A use as an
-/// arm of a select is inside that arm; any other use is wherever its user is. Computed from
-/// the last node down, so every user's home is known first.
-fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> BTreeMap<Id, Home> {
-    let mut homes: BTreeMap<Id, Home> = roots.iter().map(|&r| (r, Home::Top)).collect();
-    let mut places: BTreeMap<Id, Vec<Home>> = BTreeMap::new();
+/// The home of every live node, by id: the innermost block that contains all its uses. A use
+/// as an arm of a select is inside that arm; any other use is wherever its user is. Computed
+/// from the last node down: every user of a node comes after it, so by the time a node is
+/// reached its entry has gathered all its uses and is final.
+fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> Vec<Option<Home>> {
+    let mut homes: Vec<Option<Home>> = vec![None; graph.len()];
+    for &r in roots {
+        homes[r.index()] = Some(Home::Top);
+    }
     for &id in live.iter().rev() {
-        let here = places.remove(&id).into_iter().flatten();
-        let home = here.fold(homes.get(&id).copied(), |acc, p| {
-            Some(acc.map_or(p, |a| common_home(&homes, a, p)))
-        });
-        let home = home.unwrap_or(Home::Top);
-        homes.insert(id, home);
+        let home = *homes[id.index()].get_or_insert(Home::Top);
         let node = graph.node(id);
         for (k, &arg) in node.args.iter().enumerate() {
             // A loop's operands are read inside its body, wherever that is emitted.
@@ -755,18 +764,25 @@ fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> BTreeMap<Id, Home> {
             } else {
                 home
             };
-            places.entry(arg).or_default().push(place);
+            let joined = match homes[arg.index()] {
+                Some(other) => common_home(&homes, other, place),
+                None => place,
+            };
+            homes[arg.index()] = Some(joined);
         }
     }
     homes
 }
 
 /// The innermost block containing both `a` and `b`.
-fn common_home(homes: &BTreeMap<Id, Home>, a: Home, b: Home) -> Home {
+fn common_home(homes: &[Option<Home>], a: Home, b: Home) -> Home {
+    if a == b || a == Home::Top || b == Home::Top {
+        return if a == b { a } else { Home::Top };
+    }
     let chain = |mut h: Home| {
         let mut path = vec![h];
         while let Home::Arm(select, _) = h {
-            h = homes.get(&select).copied().unwrap_or(Home::Top);
+            h = homes[select.index()].unwrap_or(Home::Top);
             path.push(h);
         }
         path
@@ -778,51 +794,55 @@ fn common_home(homes: &BTreeMap<Id, Home>, a: Home, b: Home) -> Home {
 /// Which live nodes get a `let` statement; see the module documentation. Loops and buffer
 /// accesses always do, and so does every operand of a loop: its body reads it by name.
 fn choose_statements(graph: &Graph, live: &[Id], spec: &PlanSpec<'_>) -> BTreeSet<Id> {
-    let mut uses: BTreeMap<Id, usize> = BTreeMap::new();
+    let mut uses = vec![0usize; graph.len()];
     let mut loop_operands = BTreeSet::new();
     for &id in live {
         let node = graph.node(id);
         for &a in &node.args {
-            *uses.entry(a).or_default() += 1;
+            uses[a.index()] += 1;
             if matches!(node.op, Op::Loop { .. } | Op::LoopAdj { .. }) {
                 loop_operands.insert(a);
             }
         }
     }
-    let root_set: BTreeSet<Id> = spec.roots.iter().copied().collect();
+    let mut is_root = vec![false; graph.len()];
+    for r in &spec.roots {
+        is_root[r.index()] = true;
+    }
     let mut statements = BTreeSet::new();
-    let mut depth: BTreeMap<Id, usize> = BTreeMap::new();
+    // The depth of the expression of each node inlined so far (0: a name or a leaf).
+    let mut depth = vec![0usize; graph.len()];
     for &id in live {
         let node = graph.node(id);
-        let skipped = matches!(
-            node.op,
-            Op::Param(_)
-                | Op::Const(_)
-                | Op::Int(_)
-                | Op::CallGrad { .. }
-                | Op::LoopOut(_)
-                | Op::LoopAdjOut(_)
-        );
-        if skipped || spec.params.contains_key(&id) {
+        if never_a_statement(node.op) || spec.params.contains_key(&id) {
             continue;
         }
-        let nested = node
-            .args
-            .iter()
-            .map(|a| depth.get(a).copied().unwrap_or(0))
-            .max();
+        let nested = node.args.iter().map(|a| depth[a.index()]).max();
         let d = 1 + nested.unwrap_or(0);
-        let shared = uses.get(&id).copied().unwrap_or(0) >= 2;
-        let named = spec.user_names.contains_key(&id) || root_set.contains(&id);
+        let shared = uses[id.index()] >= 2;
+        let named = spec.user_names.contains_key(&id) || is_root[id.index()];
         let named = named || matches!(node.op, Op::Call { .. }) || node.op.is_structural();
         let named = named || spec.forced.contains(&id) || loop_operands.contains(&id);
         if shared || named || d > MAX_INLINE_DEPTH {
             statements.insert(id);
         } else {
-            depth.insert(id, d);
+            depth[id.index()] = d;
         }
     }
     statements
+}
+
+/// Whether nodes of `op` are always read where they are, never bound by a `let`.
+fn never_a_statement(op: Op) -> bool {
+    matches!(
+        op,
+        Op::Param(_)
+            | Op::Const(_)
+            | Op::Int(_)
+            | Op::CallGrad { .. }
+            | Op::LoopOut(_)
+            | Op::LoopAdjOut(_)
+    )
 }
 
 /// The nodes that computing `roots` needs, in increasing order, not looking past the nodes
@@ -907,7 +927,12 @@ enum Wanted {
 }
 
 /// The wanted names: the user's, then adjoints of the user's, then results (which win).
-fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wanted> {
+fn wanted_names(
+    f: &Function,
+    graph: &Graph,
+    grad: &Gradient,
+    roots: &Roots,
+) -> BTreeMap<Id, Wanted> {
     let mut wanted: BTreeMap<Id, Wanted> = BTreeMap::new();
     for (id, name) in &f.names {
         wanted.insert(*id, Wanted::Name(name.clone()));
@@ -924,6 +949,10 @@ fn wanted_names(f: &Function, grad: &Gradient, roots: &Roots) -> BTreeMap<Id, Wa
         }
     }
     for (slot, g) in f.differentiated_slots().into_iter().zip(&roots.gradient) {
+        // Most elements of a large array's gradient are a zero or a loop's output.
+        if never_a_statement(graph.op(*g)) {
+            continue;
+        }
         let mut name = format!("d_{}", unraw(&f.params[slot.param].ident));
         for i in &slot.index {
             name.push_str(&format!("_{i}"));
@@ -980,7 +1009,10 @@ fn next_temporary(taken: &mut Taken) -> String {
 /// Whether `name` would need a raw identifier; names built from user names can be (`d_` plus
 /// a keyword is not a keyword, but an unraw user name itself can be one).
 fn is_keyword(name: &str) -> bool {
-    syn::parse_str::<Ident>(name).is_err()
+    // Keywords are short words of letters; the test skips syn's parser for the many names
+    // (`t12`, `d_x_3`) that cannot be one.
+    let could_be = name.len() <= 8 && name.chars().all(|c| c.is_ascii_alphabetic());
+    name == "_" || could_be && syn::parse_str::<Ident>(name).is_err()
 }
 
 /// The path of the gradient of the function at `path` (`m::f` gives `m::f_grad`), each
