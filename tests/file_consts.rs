@@ -1,4 +1,5 @@
-//! Array lengths and loop bounds written as integer constants of the file.
+//! Array lengths and loop bounds written as integer constants of the file, or of another file
+//! of the crate.
 
 use gradgen::grad;
 
@@ -49,4 +50,24 @@ fn constants_of_inline_modules_too() {
     assert_eq!(g[0], [3.0 * 2.0, 3.0 * 3.0, 3.0 * 5.0, 3.0 * 7.0]);
     assert_eq!(g[1], [2.0 * 2.0, 2.0 * 3.0, 2.0 * 5.0, 2.0 * 7.0]);
     assert_eq!(g[2], x);
+}
+
+#[path = "consts_module/sizes.rs"]
+mod sizes_file;
+
+/// `INPUTS` is defined in another file, which `#[grad]` reads for it.
+#[allow(clippy::needless_range_loop)]
+#[grad]
+fn total(x: [f64; sizes_file::INPUTS]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..sizes_file::INPUTS {
+        s += (i as f64 + 1.0) * x[i];
+    }
+    s
+}
+
+#[test]
+fn constants_of_another_file_of_the_crate_too() {
+    let (v, g) = total_grad([1.0; 5]);
+    assert_eq!((v, g), (15.0, [1.0, 2.0, 3.0, 4.0, 5.0]));
 }

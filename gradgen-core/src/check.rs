@@ -23,7 +23,7 @@ use crate::ir::FloatTy;
 const PARAM_HELP: &str =
     "parameters must be `f64` (or `f32`), integers or `bool` (which are data, never \
      differentiated), arrays of these whose lengths are literals or integer constants of this \
-     file with a literal value (`[f64; 3]`, `[f64; N]`), or references to such arrays";
+     crate with a literal value (`[f64; 3]`, `[f64; N]`), or references to such arrays";
 
 /// A checked parameter.
 #[derive(Clone)]

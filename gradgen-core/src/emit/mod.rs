@@ -685,12 +685,13 @@ fn assumption((path, value): &(syn::ExprPath, f64), float: FloatTy) -> TokenStre
     }
 }
 
-/// A compile-time check that an integer constant read from the file as text (`N`) has the
+/// A compile-time check that an integer constant read from the crate's files as text (`N`) has the
 /// value the function was expanded with, under the user's `N`.
 fn const_assumption((path, value): &(syn::Path, i64)) -> TokenStream {
     let value = proc_macro2::Literal::i64_unsuffixed(*value);
     let message = format!(
-        "`{}` is not the constant of this file that #[grad] read; write the length as a literal",
+        "`{}` is not the constant #[grad] read from this crate's files; write the length as a \
+         literal",
         crate::check::text(path)
     );
     quote::quote_spanned! {syn::spanned::Spanned::span(path)=>
