@@ -159,6 +159,100 @@ fn a_recurrence_kept_as_a_loop_matches_unrolled_and_num_dual() {
 }
 
 kept_and_unrolled! {
+    fn two_carried_kept / two_carried_unrolled(w: [f64; M], x: [f64; M]) -> f64 {
+        let mut h = 0.5;
+        let mut c = -0.25;
+        for i in (0..M).rev() {
+            let g = (h * w[i] + x[i]).tanh();
+            c = c * g.sin() + g * x[i];
+            h = g * c.cos() + 0.1 * h;
+        }
+        h * h + c
+    }
+}
+
+fn two_carried_dual(p: [Dual64; 2 * M]) -> Dual64 {
+    let (mut h, mut c) = (Dual64::from(0.5), Dual64::from(-0.25));
+    for i in (0..M).rev() {
+        let g = (h * p[i] + p[M + i]).tanh();
+        c = c * g.sin() + g * p[M + i];
+        h = g * c.cos() + h * 0.1;
+    }
+    h * h + c
+}
+
+#[test]
+fn a_recurrence_of_two_values_over_a_reversed_range_matches_unrolled_and_num_dual() {
+    // The reversed loop reads each iteration's end values (`h` and `c` after the step), which
+    // it takes from the next iteration's start values instead of a tape.
+    for seed in 0..20 {
+        let p: [f64; 2 * M] = array(&points(300 + seed, 2 * M, 1.5));
+        let (w, x): ([f64; M], [f64; M]) = (array(&p[..M]), array(&p[M..]));
+        let (v, (gw, gx)) = two_carried_kept_grad(w, x);
+        let (u, (hw, hx)) = two_carried_unrolled_grad(w, x);
+        assert!(close(v, u, 1e-13, 0.0));
+        let kept: Vec<f64> = gw.iter().chain(&gx).copied().collect();
+        let unrolled: Vec<f64> = hw.iter().chain(&hx).copied().collect();
+        assert_same("two carried", &kept, &unrolled);
+        assert_dual("two carried", p, &kept, two_carried_dual);
+        let plain = |p: [f64; 2 * M]| two_carried_kept(array(&p[..M]), array(&p[M..]));
+        assert_fd("two carried", p, &kept, plain);
+    }
+}
+
+// By hand, not by `kept_and_unrolled!`, whose parameters are plain names.
+#[grad(loops = "keep")]
+fn scan_kept(mut v: [f64; M], a: f64) -> f64 {
+    for i in 1..M {
+        v[i] += (v[i - 1] * a).sin();
+    }
+    let mut s = 0.0;
+    for i in 0..M {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+#[grad(loops = "unroll")]
+fn scan_unrolled(mut v: [f64; M], a: f64) -> f64 {
+    for i in 1..M {
+        v[i] += (v[i - 1] * a).sin();
+    }
+    let mut s = 0.0;
+    for i in 0..M {
+        s += v[i] * v[i];
+    }
+    s
+}
+
+fn scan_dual(p: [Dual64; M + 1]) -> Dual64 {
+    let mut v: Vec<Dual64> = p[..M].to_vec();
+    for i in 1..M {
+        v[i] = v[i] + (v[i - 1] * p[M]).sin();
+    }
+    v.iter().fold(Dual64::from(0.0), |s, &e| s + e * e)
+}
+
+#[test]
+fn a_mut_array_parameter_written_by_a_loop_matches_unrolled_and_num_dual() {
+    // The loop's buffer is a copy of the parameter and its adjoint array is the gradient,
+    // returned whole (`gradgen-core/tests/kept_loops.rs` checks the code does not grow).
+    for seed in 0..20 {
+        let p: [f64; M + 1] = array(&points(500 + seed, M + 1, 1.2));
+        let (v, a): ([f64; M], f64) = (array(&p[..M]), p[M]);
+        let (value, (gv, ga)) = scan_kept_grad(v, a);
+        let (u, (hv, ha)) = scan_unrolled_grad(v, a);
+        assert!(close(value, u, 1e-13, 0.0));
+        let kept: Vec<f64> = gv.iter().chain([&ga]).copied().collect();
+        let unrolled: Vec<f64> = hv.iter().chain([&ha]).copied().collect();
+        assert_same("scan", &kept, &unrolled);
+        assert_dual("scan", p, &kept, scan_dual);
+        let plain = |p: [f64; M + 1]| scan_kept(array(&p[..M]), p[M]);
+        assert_fd("scan", p, &kept, plain);
+    }
+}
+
+kept_and_unrolled! {
     [wrt(w)]
     fn map_then_reduce_kept / map_then_reduce_unrolled(w: [f64; M], x: [f64; M]) -> f64 {
         let mut h = [0.0; M];

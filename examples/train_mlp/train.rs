@@ -132,9 +132,14 @@ fn train_on<const I: usize, const O: usize, N: Network<I, O>>(
     let say = |out: &mut dyn Write, line: String| {
         let _ = writeln!(out, "{line}");
     };
+    // The bundled file by its path in the repository, wherever the clone is.
+    let shown = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(&path)
+        .to_path_buf();
     say(out, format!(
         "{}: {} training and {} test samples, {I} features, {O} classes; network {} ({} parameters)",
-        path.display(),
+        shown.display(),
         train.x.len(),
         test.x.len(),
         std::any::type_name::<N>().rsplit("::").next().unwrap_or("?"),

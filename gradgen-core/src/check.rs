@@ -130,6 +130,7 @@ fn param(
         consts,
         used: Vec::new(),
         unreadable: None,
+        oversized: None,
     };
     let shape = match shape(&typed.ty, true, &mut lengths) {
         Some((shape, Kind::Float(found))) if found == float => Some((shape, Kind::Float(found))),
@@ -145,9 +146,18 @@ fn param(
             None
         }
         None => {
-            match lengths.unreadable.take() {
-                Some((path, why)) => diags.report(Place::of(&path), why),
-                None => {
+            match (lengths.unreadable.take(), lengths.oversized) {
+                (Some((path, why)), _) => diags.report(Place::of(&path), why),
+                (None, Some(n)) => {
+                    let max = crate::lower::MAX_ARRAY_LEN;
+                    let msg = format!(
+                        "an array parameter of {n} elements is more than gradgen takes, {max} \
+                         (`MAX_ARRAY_LEN`): the macro works on each element, and its time and \
+                         memory grow with them; pass the data as several arrays"
+                    );
+                    diags.report(Place::of(&typed.ty), msg);
+                }
+                (None, None) => {
                     let msg = format!(
                         "parameter type `{}` is not supported; {PARAM_HELP}",
                         text(&typed.ty)
@@ -197,7 +207,10 @@ fn shape(ty: &Type, outermost: bool, lengths: &mut Lengths) -> Option<(Vec<usize
             inner.insert(0, len);
             // Larger arrays are refused, so the product of lengths cannot overflow below.
             let elements = inner.iter().try_fold(1usize, |n, &len| n.checked_mul(len));
-            elements.filter(|&n| n <= crate::lower::MAX_ARRAY_LEN)?;
+            if elements.is_none_or(|n| n > crate::lower::MAX_ARRAY_LEN) {
+                lengths.oversized = Some(elements.unwrap_or(usize::MAX));
+                return None;
+            }
             Some((inner, float))
         }
         _ => scalar_kind(ty).map(|kind| (Vec::new(), kind)),
@@ -233,6 +246,8 @@ struct Lengths<'a> {
     used: Vec<(syn::Path, i64)>,
     /// A constant of the file that names a length but has no value to read, and why.
     unreadable: Option<(syn::Path, String)>,
+    /// The element count of an array over [`crate::lower::MAX_ARRAY_LEN`].
+    oversized: Option<usize>,
 }
 
 impl Lengths<'_> {

@@ -105,8 +105,34 @@ fn a_recurrence_pushes_what_its_reverse_needs_and_pops_it_in_reverse() {
     let pushes = emitted.matches(".push(").count();
     let pops = emitted.matches(".pop()").count();
     assert_eq!(pushes, pops, "{emitted}");
-    // The value before the step and after it: two values per iteration, nothing else.
-    assert_eq!(pushes, 2, "{emitted}");
+    // The value before the step, one per iteration: the value after it is the next
+    // iteration's value before, which the reversed loop carries back from the result.
+    assert_eq!(pushes, 1, "{emitted}");
+    assert!(emitted.contains("tape.reserve(1000)"), "{emitted}");
+}
+
+#[test]
+fn a_value_carried_to_the_next_iteration_is_taped_once() {
+    // Two carried values, one read by the other's step, and a reversed loop: the end value
+    // of each iteration is the start value of the one after it, in the loop's own order
+    // (`tests/loops.rs` checks the gradient of this function against num-dual).
+    let body = "fn f(w: &[f64; 40], x: &[f64; 40]) -> f64 {
+        let mut h = 0.5;
+        let mut c = -0.25;
+        for i in (0..40).rev() {
+            let g = (h * w[i] + x[i]).tanh();
+            c = c * g.sin() + g * x[i];
+            h = g * c.cos();
+        }
+        h * h + c
+    }";
+    let kept = code(&format!("#[grad(loops = \"keep\")] {body}"));
+    // The start values of `c` and `h`, `g`, `g.sin()` and `c.cos()` after the step; not `c`
+    // after the step, which the reversed loop carries back from the result.
+    assert_eq!(kept.matches(".push(").count(), 5, "{kept}");
+    assert!(!kept.contains("tape.push(c_2)"), "{kept}");
+    assert!(kept.contains("let mut c_end = c;"), "{kept}");
+    assert!(kept.contains("c_end = c_start;"), "{kept}");
 }
 
 #[test]
@@ -158,6 +184,30 @@ fn auto_weighs_a_body_by_its_inner_loops_unrolled() {
     let emitted = code(triangle);
     assert!(emitted.matches("for ").count() <= 4, "{emitted}");
     assert!(emitted.len() < 20_000, "{} bytes", emitted.len());
+}
+
+#[test]
+fn a_mut_array_parameter_is_copied_and_its_gradient_returned_whole() {
+    let scan = |n: usize| {
+        format!(
+            "#[grad(loops = \"keep\")]
+            fn f(mut v: [f64; {n}], w: &[f64; {n}]) -> f64 {{
+                for i in 1..{n} {{ v[i] = v[i] + (v[i - 1] * w[i]).sin(); }}
+                let mut s = 0.0;
+                for i in 0..{n} {{ s += v[i] * v[i]; }}
+                s
+            }}"
+        )
+    };
+    let emitted = code(&scan(3_000));
+    assert!(emitted.contains("let mut v_2 = v;"), "{emitted}");
+    assert!(!emitted.contains("v[2999]"), "no element by element copy");
+    assert!(
+        !emitted.contains("d_v[2999]"),
+        "no element by element gradient"
+    );
+    let small = code(&scan(300));
+    assert!(shape(&emitted) == shape(&small), "{emitted}\n{small}");
 }
 
 #[test]

@@ -108,6 +108,22 @@ fn integers_where_floats_are_needed_say_how_to_convert() {
 }
 
 #[test]
+fn a_function_calling_itself_is_refused_and_a_namesake_elsewhere_is_not() {
+    let found = messages("fn r(x: f64) -> f64 { if x > 1.0 { r(x - 1.0) } else { x * x } }");
+    assert!(found[0].contains("cannot call itself"), "{found:#?}");
+    let found = messages("fn r(x: f64) -> f64 { Self::r(x) }");
+    assert!(found[0].contains("cannot call itself"), "{found:#?}");
+    assert!(emitted_code("fn r(x: f64) -> f64 { inner::r(x) }").is_ok());
+}
+
+#[test]
+fn an_array_parameter_over_the_limit_is_named_as_too_large() {
+    let found = messages("fn f(x: &[f64; 10000000]) -> f64 { x[0] }");
+    assert!(found[0].contains("10000000 elements"), "{found:#?}");
+    assert!(found[0].contains("MAX_ARRAY_LEN"), "{found:#?}");
+}
+
+#[test]
 fn errors_point_at_the_offending_tokens() {
     let source = "fn f(x: f64) -> f64 {\n    let y = x.exp();\n    y.to_degrees()\n}";
     let err = emitted_code(source).expect_err("to_degrees is not supported");

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 
-use super::{float_type, literal, unique, Plan, PlanSpec, Prec, Taken};
+use super::{float_type, literal, unique, Home, Plan, PlanSpec, Prec, Taken};
 use crate::ir::{FloatTy, Graph, Id, Node, Op};
 use crate::lower::Function;
 use crate::region::{Affine, ArrayRef, Input, Region};
@@ -43,6 +43,10 @@ pub(super) struct Ctx {
     tape: Option<Ident>,
     /// Whether the function has kept loops or buffers.
     pub has_loops: bool,
+    /// Each array parameter by the node of its first element: its element nodes in row-major
+    /// order, and the expression of the whole array (`x`, or `*x` for a reference), so that a
+    /// buffer made of a whole parameter is a copy of it, not a literal of its elements.
+    whole_params: BTreeMap<Id, (Vec<Id>, TokenStream)>,
 }
 
 impl Ctx {
@@ -97,6 +101,7 @@ impl Ctx {
             params_loaded: loaded,
             tape: tape.then(|| ident(unique("tape", taken))),
             has_loops,
+            whole_params: whole_params(f),
         }
     }
 
@@ -112,6 +117,16 @@ impl Ctx {
             out.push(quote!(let mut #tape: ::std::vec::Vec<#ty> = ::std::vec::Vec::new();));
         }
         out
+    }
+
+    /// The adjoint array of buffer `buf`.
+    pub fn buffer_adjoint(&self, buf: u32) -> &Ident {
+        &self.d_buffers[buf as usize]
+    }
+
+    /// The shape of buffer `buf`.
+    pub fn buffer_shape(&self, buf: u32) -> &[usize] {
+        &self.buffer_shapes[buf as usize]
     }
 
     fn zeros(&self, shape: &[usize]) -> TokenStream {
@@ -214,6 +229,21 @@ fn affine(a: &Affine, vars: &[Ident]) -> TokenStream {
     quote!(#(#added)+* #(- #subtracted)*)
 }
 
+/// A carried variable's end-of-iteration value, read by the reversed body without a tape.
+struct Shift {
+    /// The body node of the value.
+    next: Id,
+    /// The local the reversed body reads it from.
+    local: Ident,
+    /// The value at the end of the iteration being reversed, stepped back one iteration at a
+    /// time.
+    running: Ident,
+    /// The popped start value of the iteration: the end value of the one reversed next.
+    start: Ident,
+    /// The forward loop's carried variable, which holds the loop's result.
+    result: Ident,
+}
+
 /// The decisions for one kept loop.
 pub(super) struct RegionPlan<'a> {
     region: &'a Region,
@@ -227,6 +257,10 @@ pub(super) struct RegionPlan<'a> {
     /// Forward values the reverse body reads, in the order they are pushed, each with the
     /// name the reversed body pops it into and the expression the forward body pushes.
     taped: Vec<(Id, Ident, TokenStream)>,
+    /// Carried values at the end of an iteration that the reverse body reads, not taped: the
+    /// value at the end of iteration `i` is the one at the start of iteration `i + 1`, which
+    /// the tape holds, or the loop's result for the last. See [`shift_carried`].
+    shifted: Vec<Shift>,
     /// The locals that hold the seeds as a reversed iteration starts, by input.
     seeds: BTreeMap<usize, Ident>,
     fused: bool,
@@ -264,6 +298,7 @@ impl<'a> Plan<'a> {
         // The reversed loop's node, wherever it is emitted: the names of its results, and so
         // what the reversed body computes and the forward body pushes, must not depend on
         // which of the two plans asks.
+        let reversed_here = adj.is_some();
         let adj = adj.or_else(|| {
             (0..graph.len())
                 .map(Id::new)
@@ -310,9 +345,21 @@ impl<'a> Plan<'a> {
         let adjoint = region.adjoint.as_ref().filter(|_| adj.is_some());
         let fused = adjoint.is_some_and(|a| a.fused);
         let reverse_roots = adjoint.map(|a| reverse_roots(region, a, &d_captured, self.ctx));
-        let taped_ids = match (&reverse_roots, adjoint) {
+        let mut taped_ids = match (&reverse_roots, adjoint) {
             (Some(roots), Some(a)) => taped(region, roots, a.forward_len),
             _ => Vec::new(),
+        };
+        // Both loops emitted by this plan, the forward one in its outermost block: its
+        // carried variables are then in scope wherever the reversed loop is.
+        let forward_at_top = id.is_some_and(|id| {
+            !self.params.contains_key(&id)
+                && self.blocks.get(&Home::Top).is_some_and(|b| b.contains(&id))
+        });
+        let same_block = forward_at_top && reversed_here && !fused;
+        let shifts = if same_block {
+            shift_carried(region, &mut taped_ids)
+        } else {
+            Vec::new()
         };
         let access = self.input_access(region, &carried, &vars);
         let mut forward_roots: Vec<Id> = region.roots();
@@ -343,6 +390,28 @@ impl<'a> Plan<'a> {
                 }
             })
             .collect();
+        let shifted: Vec<Shift> = shifts
+            .iter()
+            .map(|&(k, next, start)| {
+                let name = &region.carried[k].name;
+                let local = ident(unique(&format!("{name}_next"), taken));
+                let running = ident(unique(&format!("{name}_end"), taken));
+                // `shift_carried` put every start value on the tape, so it has a name there;
+                // were it missing, the emitted code would name an undefined local and fail to
+                // build, never read a wrong value.
+                let start = taped
+                    .iter()
+                    .find(|(t, _, _)| *t == start)
+                    .map_or_else(|| ident(unique("missing", taken)), |(_, n, _)| n.clone());
+                Shift {
+                    next,
+                    local,
+                    running,
+                    start,
+                    result: carried[k].clone(),
+                }
+            })
+            .collect();
         forward.buffer_adjoints_here = fused || !region_has_reverse(adjoint);
         let mut seeds = BTreeMap::new();
         let reverse = match (reverse_roots, adjoint) {
@@ -364,6 +433,10 @@ impl<'a> Plan<'a> {
                 }
                 for (t, name, _) in &taped {
                     params.insert(*t, quote!(#name));
+                }
+                for shift in &shifted {
+                    let local = &shift.local;
+                    params.insert(shift.next, quote!(#local));
                 }
                 for n in forward_structural(&region.body, &roots, a.forward_len) {
                     params.entry(n).or_default();
@@ -394,6 +467,7 @@ impl<'a> Plan<'a> {
             forward,
             reverse,
             taped,
+            shifted,
             seeds,
             fused,
         }
@@ -473,7 +547,14 @@ impl<'a> Plan<'a> {
         let shape = &self.ctx.buffer_shapes[buf as usize];
         let first = node.args.first().copied();
         let same = first.is_some_and(|f| node.args.iter().all(|&a| a == f));
+        // A loop body's graph numbers its nodes apart: only the function's graph (the plan
+        // outside every loop) holds parameter elements.
+        let whole = first
+            .filter(|_| self.vars.is_empty())
+            .and_then(|f| self.ctx.whole_params.get(&f))
+            .filter(|(elements, _)| *elements == node.args);
         let value = match first {
+            _ if whole.is_some() => whole.map(|(_, array)| array.clone()).unwrap_or_default(),
             Some(f) if same && self.graph.constant(f).is_some() => {
                 let element = self.operand(f, Prec::If);
                 shape.iter().rev().fold(element, |inner, &len| {
@@ -502,6 +583,35 @@ impl<'a> Plan<'a> {
         let zeros = self.ctx.zeros(&self.ctx.buffer_shapes[buf as usize]);
         quote!(let mut #d = #zeros;)
     }
+}
+
+/// See [`Ctx::whole_params`].
+fn whole_params(f: &Function) -> BTreeMap<Id, (Vec<Id>, TokenStream)> {
+    let declared = f.item.sig.inputs.iter().filter_map(|arg| match arg {
+        syn::FnArg::Typed(t) => Some(&*t.ty),
+        syn::FnArg::Receiver(_) => None,
+    });
+    let mut out = BTreeMap::new();
+    for ((index, p), ty) in f.params.iter().enumerate().zip(declared) {
+        if p.shape.is_empty() {
+            continue;
+        }
+        let elements: Vec<Id> = f
+            .slots
+            .iter()
+            .filter(|s| s.param == index)
+            .map(|s| s.id)
+            .collect();
+        let ident = &p.ident;
+        let array = match ty {
+            syn::Type::Reference(_) => quote!(*#ident),
+            _ => quote!(#ident),
+        };
+        if let Some(&first) = elements.first() {
+            out.insert(first, (elements, array));
+        }
+    }
+    out
 }
 
 /// The letters, digits and underscores of `text`, runs of anything else as one `_`, without
@@ -605,6 +715,35 @@ fn taped(region: &Region, roots: &[Id], forward_len: usize) -> Vec<Id> {
         .collect();
     out.sort();
     out
+}
+
+/// Takes off `taped` each carried variable's end-of-iteration value (its `next` node), putting
+/// the variable's start value on instead if it is not there: the start of iteration `i + 1` is
+/// the end of iteration `i`, so a reversed iteration finds its end value in the start value
+/// the next one popped (the loop's result for the last), and a recurrence tapes one value per
+/// iteration instead of two. Gives, for each, the carried index, the `next` node and the
+/// start value's parameter node.
+fn shift_carried(region: &Region, taped: &mut Vec<Id>) -> Vec<(usize, Id, Id)> {
+    let mut shifts = Vec::new();
+    for (k, c) in region.carried.iter().enumerate() {
+        let start = region
+            .inputs
+            .iter()
+            .position(|i| *i == Input::Carried(k))
+            .and_then(|p| region.param(p));
+        let Some(start) = start.filter(|&s| s != c.next) else {
+            continue;
+        };
+        let Some(at) = taped.iter().position(|&t| t == c.next) else {
+            continue;
+        };
+        taped.remove(at);
+        if let Err(place) = taped.binary_search(&start) {
+            taped.insert(place, start);
+        }
+        shifts.push((k, c.next, start));
+    }
+    shifts
 }
 
 /// The loops and buffers of the forward body that the adjoint code names for order only.
@@ -788,6 +927,20 @@ impl RegionPlan<'_> {
                 }
             }
         }
+        // Each shifted value starts as the loop's result, then steps back one iteration.
+        let mut steps = Vec::new();
+        for Shift {
+            local,
+            running,
+            start,
+            result,
+            ..
+        } in &self.shifted
+        {
+            before.push(quote!(let mut #running = #result;));
+            pops.push(quote!(let #local = #running;));
+            steps.push(quote!(#running = #start;));
+        }
         let body = self.reverse_body(parent);
         let header = self.header(parent, !region.range.reversed);
         quote! {
@@ -795,6 +948,7 @@ impl RegionPlan<'_> {
             #header {
                 #(#pops)*
                 #(#body)*
+                #(#steps)*
             }
         }
     }

@@ -63,6 +63,7 @@ enum Prec {
 
 /// The roots of emission: the value, the derivative for each parameter, and the adjoint code
 /// that runs for its effects (reversed kept loops).
+#[derive(Clone)]
 pub struct Roots {
     pub value: Id,
     pub gradient: Vec<Id>,
@@ -120,7 +121,18 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     };
     let mut taken = Taken::new(f.params.iter().map(|p| unraw(&p.ident)));
     let ctx = Ctx::new(f, graph, &mut taken);
-    let plan = Plan::new(f, graph, grad, &roots, &ctx, &mut taken);
+    let whole = whole_buffer_gradients(f, graph, &roots, &ctx);
+    // The elements of a gradient returned as a whole buffer adjoint are not read one by one:
+    // the plan computes the buffer instead (see `Plan::gradient`).
+    let mut planned = roots.clone();
+    for ((index, _, ids), g) in per_parameter(f, &roots).into_iter().zip(gradient_ranges(f)) {
+        if whole.contains_key(&index) {
+            for (k, id) in ids.iter().enumerate() {
+                planned.gradient[g.start + k] = graph.node(*id).args[0];
+            }
+        }
+    }
+    let plan = Plan::new(f, graph, grad, &planned, &ctx, &mut taken);
     let float = graph.float();
     let mut body: Vec<TokenStream> = f.assumptions.iter().map(|a| assumption(a, float)).collect();
     body.extend(f.const_assumptions.iter().map(const_assumption));
@@ -129,7 +141,7 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     body.extend(plan.statements());
     body.extend(plan.array_gradient_additions(f, &roots));
     let value = plan.operand(roots.value, Prec::If);
-    let (gradient, gradient_ty) = plan.gradient(f, &roots);
+    let (gradient, gradient_ty) = plan.gradient(f, &roots, &whole);
     let signature = plan.signature(f, &gradient_ty);
     let doc = doc_lines(f);
     let cfgs = f.item.attrs.iter().filter(|a| carried_over(a));
@@ -144,6 +156,52 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
             (#value, #gradient)
         }
     }
+}
+
+/// The differentiated array parameters whose gradient is, element for element, the adjoint
+/// array of one buffer of the same shape (a `mut` parameter the loops write, and nothing else
+/// reads), by parameter index: the gradient returns that array, as one value.
+fn whole_buffer_gradients(
+    f: &Function,
+    graph: &Graph,
+    roots: &Roots,
+    ctx: &Ctx,
+) -> BTreeMap<usize, u32> {
+    let mut out = BTreeMap::new();
+    for (index, p, ids) in per_parameter(f, roots) {
+        if p.shape.is_empty() || ctx.d_params.contains_key(&index) {
+            continue;
+        }
+        let buffer = ids
+            .iter()
+            .enumerate()
+            .try_fold(None, |found, (k, &id)| match graph.op(id) {
+                Op::BufAdjRead { buf, index } if index as usize == k => {
+                    found.is_none_or(|b| b == buf).then_some(Some(buf))
+                }
+                _ => None,
+            });
+        if let Some(Some(buf)) = buffer {
+            if ctx.buffer_shape(buf) == p.shape.as_slice() {
+                out.insert(index, buf);
+            }
+        }
+    }
+    out
+}
+
+/// The positions in [`Roots::gradient`] of each differentiated parameter's derivatives.
+fn gradient_ranges(f: &Function) -> Vec<std::ops::Range<usize>> {
+    let mut start = 0;
+    f.params
+        .iter()
+        .filter(|p| p.differentiated)
+        .map(|p| {
+            let range = start..start + p.len();
+            start = range.end;
+            range
+        })
+        .collect()
 }
 
 /// Each differentiated parameter with its index and the roots of its derivatives.
@@ -540,10 +598,19 @@ impl<'a> Plan<'a> {
 
     /// The gradient expression and type: each differentiated parameter's derivatives in its
     /// own shape; the bare shape for one parameter, a tuple for several.
-    fn gradient(&self, f: &Function, roots: &Roots) -> (TokenStream, TokenStream) {
+    fn gradient(
+        &self,
+        f: &Function,
+        roots: &Roots,
+        whole: &BTreeMap<usize, u32>,
+    ) -> (TokenStream, TokenStream) {
         let mut parts = Vec::new();
         for (index, p, ids) in per_parameter(f, roots) {
-            if let Some(d) = self.ctx.d_params.get(&index) {
+            let array = self.ctx.d_params.get(&index).cloned().or_else(|| {
+                let buf = *whole.get(&index)?;
+                Some(self.ctx.buffer_adjoint(buf).clone())
+            });
+            if let Some(d) = array {
                 parts.push((quote!(#d), array_type(&p.shape, self.graph.float())));
                 continue;
             }
@@ -950,8 +1017,9 @@ fn wanted_names(
         }
     }
     for (slot, g) in f.differentiated_slots().into_iter().zip(&roots.gradient) {
-        // Most elements of a large array's gradient are a zero or a loop's output.
-        if never_a_statement(graph.op(*g)) {
+        // Most elements of a large array's gradient are a zero or a loop's output; a buffer
+        // stands for a gradient returned whole.
+        if never_a_statement(graph.op(*g)) || matches!(graph.op(*g), Op::BufInit { .. }) {
             continue;
         }
         let mut name = format!("d_{}", unraw(&f.params[slot.param].ident));

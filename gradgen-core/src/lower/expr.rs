@@ -540,6 +540,16 @@ impl Lower<'_> {
             let msg = format!("`{name}` is a variable, not a function");
             return self.report(Place::of(&call.func), msg);
         }
+        let own = name.strip_prefix("Self::").unwrap_or(name);
+        if own.strip_prefix("r#").unwrap_or(own) == self.own_name {
+            // The gradient would call itself on every path, the untaken arm of a base case
+            // included (a call is computed before the branch that holds it).
+            let msg = format!(
+                "a `#[grad]` function cannot call itself: `{name}_grad` would recurse without \
+                 end; write the recursion as a loop"
+            );
+            return self.report(Place::of(&call.func), msg);
+        }
         let args: Vec<Value> = args.into_iter().collect::<Option<_>>()?;
         let mut ids = Vec::with_capacity(args.len());
         for (arg, expr) in args.into_iter().zip(&call.args) {

@@ -168,6 +168,7 @@ pub fn lower_in(
         slots: Vec::new(),
         param_shapes: params.iter().map(|p| p.shape.clone()).collect(),
         param_arrays: HashMap::new(),
+        own_name: syn::ext::IdentExt::unraw(&item.sig.ident).to_string(),
     };
     let slots = lower.params(&params);
     lower.slots = slots.clone();
@@ -268,6 +269,8 @@ struct Lower<'a> {
     /// address of their elements; see `Lower::lift`.
     #[allow(clippy::type_complexity)]
     param_arrays: HashMap<usize, (std::rc::Rc<Vec<Value>>, Option<(usize, Vec<usize>)>)>,
+    /// The function's own name, to refuse a call of itself.
+    own_name: String,
 }
 
 impl Lower<'_> {
