@@ -200,6 +200,32 @@ fn a_recurrence_of_two_values_over_a_reversed_range_matches_unrolled_and_num_dua
     }
 }
 
+kept_and_unrolled! {
+    fn strided_kept / strided_unrolled(x: [f64; M]) -> f64 {
+        let mut s = x[3] * x[4];
+        for i in 0..M / 2 {
+            s += (x[2 * i + 1] - x[2 * i] * x[2 * i]).powi(2);
+        }
+        for i in 0..M / 4 {
+            s += x[4 * i + 2].sin();
+        }
+        s
+    }
+}
+
+#[test]
+fn gradient_elements_written_by_several_loops_and_outside_match_unrolled() {
+    // Each loop alone writes each element once, but not the only one: they add.
+    for seed in 0..20 {
+        let x: [f64; M] = array(&points(600 + seed, M, 1.5));
+        let (v, g) = strided_kept_grad(x);
+        let (u, h) = strided_unrolled_grad(x);
+        assert!(close(v, u, 1e-13, 0.0));
+        assert_same("strided", &g, &h);
+        assert_fd("strided", x, &g, strided_kept);
+    }
+}
+
 // By hand, not by `kept_and_unrolled!`, whose parameters are plain names.
 #[grad(loops = "keep")]
 fn scan_kept(mut v: [f64; M], a: f64) -> f64 {

@@ -305,8 +305,12 @@ fn parse_args(attr: &TokenStream) -> syn::Result<Args> {
     if attr.is_empty() {
         return Ok(args);
     }
+    let mut loops_given = false;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("loops") {
+            if std::mem::replace(&mut loops_given, true) {
+                return Err(meta.error("`loops` is given twice; keep one"));
+            }
             let value: syn::LitStr = meta.value()?.parse()?;
             args.loops = match value.value().as_str() {
                 "auto" => LoopMode::Auto,
@@ -322,6 +326,9 @@ fn parse_args(attr: &TokenStream) -> syn::Result<Args> {
         if !meta.path.is_ident("wrt") {
             let msg = "unknown argument; `#[grad]` takes `wrt(a, b, ...)` and `loops = \"...\"`";
             return Err(meta.error(msg));
+        }
+        if args.wrt.is_some() {
+            return Err(meta.error("`wrt` is given twice; list every parameter in one `wrt(...)`"));
         }
         let mut found = Vec::new();
         meta.parse_nested_meta(|inner| match inner.path.get_ident() {

@@ -211,6 +211,46 @@ fn a_mut_array_parameter_is_copied_and_its_gradient_returned_whole() {
 }
 
 #[test]
+fn a_loop_that_alone_writes_each_gradient_element_once_assigns_it() {
+    let keep = |body: &str| code(&format!("#[grad(loops = \"keep\")] {body}"));
+    // Extended Rosenbrock: `2i` and `2i + 1`, distinct in every iteration.
+    let emitted = code(&extended_rosenbrock(1_000, ""));
+    assert!(emitted.contains("d_x[2 * i] = "), "{emitted}");
+    assert!(emitted.contains("d_x[2 * i + 1] = "), "{emitted}");
+    // Chained: `i + 1` of one iteration is `i` of the next.
+    let chained = keep(
+        "fn f(x: &[f64; 100]) -> f64 {
+            let mut s = 0.0;
+            for i in 0..99 { s += (x[i + 1] - x[i] * x[i]).powi(2); }
+            s
+        }",
+    );
+    assert!(chained.contains("d_x[i] += "), "{chained}");
+    // The same elements read outside the loop too.
+    let outside = keep(
+        "fn f(x: &[f64; 100]) -> f64 {
+            let mut s = x[3] * x[3];
+            for i in 0..100 { s += x[i].sin(); }
+            s
+        }",
+    );
+    assert!(outside.contains("d_x[i] += "), "{outside}");
+    // Two loops over the same array.
+    let two = keep(
+        "fn f(x: &[f64; 100]) -> f64 {
+            let mut s = 0.0;
+            for i in 0..100 { s += x[i].sin(); }
+            for i in 0..100 { s += x[i].cos(); }
+            s
+        }",
+    );
+    assert!(
+        !two.contains("d_x[i] = ") && !two.contains("d_x[i_2] = "),
+        "{two}"
+    );
+}
+
+#[test]
 fn unroll_on_request_keeps_no_loop() {
     let source = extended_rosenbrock(1_000, "loops = \"unroll\"");
     assert!(!code(&source).contains("for "));

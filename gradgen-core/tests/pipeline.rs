@@ -117,6 +117,14 @@ fn a_function_calling_itself_is_refused_and_a_namesake_elsewhere_is_not() {
 }
 
 #[test]
+fn an_attribute_argument_given_twice_is_an_error() {
+    let found = messages("#[grad(loops = \"keep\", loops = \"unroll\")] fn f(x: f64) -> f64 { x }");
+    assert!(found[0].contains("`loops` is given twice"), "{found:#?}");
+    let found = messages("#[grad(wrt(x), wrt(y))] fn f(x: f64, y: f64) -> f64 { x * y }");
+    assert!(found[0].contains("`wrt` is given twice"), "{found:#?}");
+}
+
+#[test]
 fn an_array_parameter_over_the_limit_is_named_as_too_large() {
     let found = messages("fn f(x: &[f64; 10000000]) -> f64 { x[0] }");
     assert!(found[0].contains("10000000 elements"), "{found:#?}");

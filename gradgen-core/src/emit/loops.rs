@@ -47,10 +47,15 @@ pub(super) struct Ctx {
     /// order, and the expression of the whole array (`x`, or `*x` for a reference), so that a
     /// buffer made of a whole parameter is a copy of it, not a literal of its elements.
     whole_params: BTreeMap<Id, (Vec<Id>, TokenStream)>,
+    /// Parameters whose gradient array one loop of the function's body writes, each element
+    /// at most once over the whole loop, and nothing else adds to: that loop assigns its
+    /// adjoints (`d_x[2 * i] = a`) instead of adding them to the zeroed array. By parameter,
+    /// the loop's region. See [`sole_writers`].
+    sole_writers: BTreeMap<usize, u32>,
 }
 
 impl Ctx {
-    pub fn new(f: &Function, graph: &Graph, taken: &mut Taken) -> Ctx {
+    pub fn new(f: &Function, graph: &Graph, gradient: &[Id], taken: &mut Taken) -> Ctx {
         let mut loaded = BTreeSet::new();
         let mut differentiated_loads = BTreeSet::new();
         let mut tape = false;
@@ -102,6 +107,7 @@ impl Ctx {
             tape: tape.then(|| ident(unique("tape", taken))),
             has_loops,
             whole_params: whole_params(f),
+            sole_writers: sole_writers(f, graph, gradient),
         }
     }
 
@@ -264,6 +270,8 @@ pub(super) struct RegionPlan<'a> {
     /// The locals that hold the seeds as a reversed iteration starts, by input.
     seeds: BTreeMap<usize, Ident>,
     fused: bool,
+    /// The region's index if it is a loop of the function's body.
+    top_index: Option<u32>,
 }
 
 impl<'a> Plan<'a> {
@@ -470,6 +478,7 @@ impl<'a> Plan<'a> {
             shifted,
             seeds,
             fused,
+            top_index: self.vars.is_empty().then_some(r),
         }
     }
 
@@ -583,6 +592,107 @@ impl<'a> Plan<'a> {
         let zeros = self.ctx.zeros(&self.ctx.buffer_shapes[buf as usize]);
         quote!(let mut #d = #zeros;)
     }
+}
+
+/// See [`Ctx::sole_writers`]. `gradient` is the function's gradient, scalar by scalar: the
+/// contributions of the code outside loops, which must all be zero.
+fn sole_writers(f: &Function, graph: &Graph, gradient: &[Id]) -> BTreeMap<usize, u32> {
+    // Every loop that adds to each parameter's gradient: by the top-level region, or `None`
+    // for a loop inside another, which runs many times.
+    let mut writers: BTreeMap<usize, BTreeSet<Option<u32>>> = BTreeMap::new();
+    for (r, region) in graph.regions.iter().enumerate() {
+        for param in params_with_adjoints(region) {
+            writers.entry(param).or_default().insert(Some(r as u32));
+        }
+        visit_regions(&region.body, &mut |inner| {
+            for param in params_with_adjoints(inner) {
+                writers.entry(param).or_default().insert(None);
+            }
+        });
+    }
+    let mut start = 0;
+    let mut out = BTreeMap::new();
+    for (index, p) in f
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.differentiated)
+    {
+        let range = start..start + p.len();
+        start = range.end;
+        let outside = gradient.get(range).unwrap_or_default();
+        if outside.iter().any(|&g| graph.constant(g) != Some(0.0)) {
+            continue;
+        }
+        let Some(found) = writers.get(&index) else {
+            continue;
+        };
+        if let [Some(r)] = found.iter().copied().collect::<Vec<_>>().as_slice() {
+            if writes_each_element_once(&graph.regions[*r as usize], index) {
+                out.insert(index, *r);
+            }
+        }
+    }
+    out
+}
+
+/// The parameters whose elements `region` reads with an adjoint to add to their gradient.
+fn params_with_adjoints(region: &Region) -> BTreeSet<usize> {
+    let Some(adjoint) = &region.adjoint else {
+        return BTreeSet::new();
+    };
+    let with_adjoint = |k: usize| adjoint.inputs.get(k).copied().flatten().is_some();
+    let loads = region
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| with_adjoint(*k));
+    loads
+        .filter_map(|(_, input)| match input {
+            Input::Load {
+                array: ArrayRef::Param { param, .. },
+                ..
+            } => Some(*param),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the adjoints `region` adds to parameter `param`'s gradient land on distinct
+/// elements in every iteration: each at a 1-D index `a·i + c` of the loop's own variable,
+/// with one stride `a ≠ 0` and offsets distinct modulo `a` (`2i` and `2i + 1`), so no element
+/// is written twice by one iteration or by two.
+fn writes_each_element_once(region: &Region, param: usize) -> bool {
+    let Some(adjoint) = &region.adjoint else {
+        return false;
+    };
+    let mut stride = None;
+    let mut residues = BTreeSet::new();
+    for (k, input) in region.inputs.iter().enumerate() {
+        let Input::Load {
+            array: ArrayRef::Param { param: p, prefix },
+            index,
+        } = input
+        else {
+            continue;
+        };
+        if *p != param || adjoint.inputs.get(k).copied().flatten().is_none() {
+            continue;
+        }
+        let [at] = index.as_slice() else {
+            return false;
+        };
+        let &[(level, a)] = at.terms.as_slice() else {
+            return false;
+        };
+        if !prefix.is_empty() || level != region.level || a == 0 || *stride.get_or_insert(a) != a {
+            return false;
+        }
+        if !residues.insert(at.constant.rem_euclid(a.abs())) {
+            return false;
+        }
+    }
+    stride.is_some()
 }
 
 /// See [`Ctx::whole_params`].
@@ -1026,7 +1136,18 @@ impl RegionPlan<'_> {
                     if wanted {
                         let element = ctx.element(array, index, vars, true);
                         let value = reverse.operand(a, Prec::If);
-                        out.push(quote!(#element += #value;));
+                        let sole = match array {
+                            ArrayRef::Param { param, .. } => {
+                                self.top_index.is_some()
+                                    && ctx.sole_writers.get(param) == self.top_index.as_ref()
+                            }
+                            ArrayRef::Buffer(_) => false,
+                        };
+                        if sole {
+                            out.push(quote!(#element = #value;));
+                        } else {
+                            out.push(quote!(#element += #value;));
+                        }
                     }
                 }
                 _ => {}

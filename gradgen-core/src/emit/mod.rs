@@ -120,7 +120,7 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
         effects: grad.effects.clone(),
     };
     let mut taken = Taken::new(f.params.iter().map(|p| unraw(&p.ident)));
-    let ctx = Ctx::new(f, graph, &mut taken);
+    let ctx = Ctx::new(f, graph, &grad.params, &mut taken);
     let whole = whole_buffer_gradients(f, graph, &roots, &ctx);
     // The elements of a gradient returned as a whole buffer adjoint are not read one by one:
     // the plan computes the buffer instead (see `Plan::gradient`).
