@@ -150,3 +150,53 @@ fn raw_identifiers_are_the_names_they_spell() {
     assert!((dt - (m + dnorm)).abs() < 1e-14, "{dt}");
     assert_eq!(dm, t);
 }
+
+/// A square root that refuses a negative argument, as code with its own checks does.
+fn checked_sqrt(x: f64) -> f64 {
+    assert!(x >= 0.0, "negative argument");
+    x.sqrt()
+}
+
+fn checked_sqrt_grad(x: f64) -> (f64, f64) {
+    assert!(x >= 0.0, "negative argument");
+    (x.sqrt(), 0.5 / x.sqrt())
+}
+
+#[grad]
+fn guarded(x: f64, y: f64) -> f64 {
+    if x > y {
+        checked_sqrt(x - y) * y
+    } else {
+        (y - x).tanh()
+    }
+}
+
+#[test]
+fn a_call_in_an_arm_runs_only_when_its_arm_is_taken() {
+    // At x < y the call's argument is negative: the gradient must not call it.
+    // At the tie the arm taken (`else`) gives the derivative.
+    assert_eq!(guarded_grad(0.5, 0.5), (0.0, (-1.0, 1.0)));
+    for (x, y) in [(-1.0, 2.0), (0.5, 0.75), (3.0, 1.0), (1.0, 1.5)] {
+        let (v, (dx, dy)) = guarded_grad(x, y);
+        assert_eq!(v, guarded(x, y));
+        let fx = central(|x| guarded(x, y), x);
+        let fy = central(|y| guarded(x, y), y);
+        assert!(
+            (dx - fx).abs() <= 1e-6 * fx.abs().max(1.0),
+            "∂/∂x at ({x}, {y}): {dx} against {fx}"
+        );
+        assert!(
+            (dy - fy).abs() <= 1e-6 * fy.abs().max(1.0),
+            "∂/∂y at ({x}, {y}): {dy} against {fy}"
+        );
+    }
+    let code = gradgen_core::emitted_code(
+        "fn guarded(x: f64, y: f64) -> f64 {
+            if x > y { checked_sqrt(x - y) * y } else { (y - x).tanh() }
+        }",
+    )
+    .expect("emits");
+    let call = code.find("checked_sqrt_grad(").expect("called");
+    let branch = code.find("if ").expect("a branch");
+    assert!(branch < call, "the call is inside the arm:\n{code}");
+}

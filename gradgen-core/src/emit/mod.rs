@@ -101,6 +101,9 @@ struct Plan<'a> {
     /// For each call of another function, the names its partial derivatives are bound to, by
     /// argument (`None` where the gradient does not need it).
     call_partials: BTreeMap<Id, Vec<Option<Ident>>>,
+    /// For each select that hands values out of its arms (see [`homes`]), the nodes whose
+    /// names it hands out, each with the arm that computes it.
+    exports: BTreeMap<Id, Vec<(Id, bool)>>,
 }
 
 /// Where a statement is emitted: in the function body, or inside one arm of a select (the
@@ -328,6 +331,18 @@ impl<'a> Plan<'a> {
     /// The plan of `graph`, the function's or a loop body's.
     fn build(graph: &'a Graph, spec: PlanSpec<'_>, ctx: &'a Ctx, taken: &mut Taken) -> Self {
         let live = live_until(graph, &spec.roots, &spec.params);
+        let homes = homes(graph, &live, &spec.roots);
+        let exports = exports(graph, &live, &homes, &spec.params);
+        let mut spec = spec;
+        for (&select, handed) in &exports {
+            spec.forced.insert(select);
+            spec.forced.extend(
+                handed
+                    .iter()
+                    .map(|&(n, _)| n)
+                    .filter(|&n| !matches!(graph.op(n), Op::CallGrad { .. })),
+            );
+        }
         let statements = choose_statements(graph, &live, &spec);
         let mut names = name_statements(&spec, &statements, taken);
         // A partial read as a parameter (from the tape, or by its forward name) is not a
@@ -338,7 +353,6 @@ impl<'a> Plan<'a> {
             .filter(|id| !spec.params.contains_key(id))
             .collect();
         let call_partials = name_call_partials(graph, &own, &mut names, taken);
-        let homes = homes(graph, &live, &spec.roots);
         let mut blocks: BTreeMap<Home, Vec<Id>> = BTreeMap::new();
         for &id in &statements {
             let home = homes[id.index()].unwrap_or(Home::Top);
@@ -355,6 +369,7 @@ impl<'a> Plan<'a> {
             params: spec.params,
             blocks,
             call_partials,
+            exports,
         };
         plan.plan_loops(taken);
         plan
@@ -387,8 +402,11 @@ impl<'a> Plan<'a> {
         let Some(name) = self.names.get(&id) else {
             return TokenStream::new();
         };
-        let (pattern, value) = match self.graph.op(id) {
-            Op::Call { callee, arity } => (self.call_pattern(id, arity), self.call(id, callee)),
+        let (pattern, value) = match (self.graph.op(id), self.handed_out(id)) {
+            (Op::Call { callee, arity }, _) => {
+                (self.call_pattern(id, arity), self.call(id, callee))
+            }
+            (_, Some(handed)) => (quote!((#name, #(#handed),*)), self.expression(id).0),
             _ => (quote!(#name), self.expression(id).0),
         };
         // Under the user's call for a call, so that an `f_grad` of another shape (a `wrt` that
@@ -413,12 +431,25 @@ impl<'a> Plan<'a> {
             return Vec::new();
         }
         let partials = self.call_partials.get(&id).into_iter().flatten().flatten();
+        let handed = self.handed_out(id).into_iter().flatten();
         self.names
             .get(&id)
             .into_iter()
             .chain(partials)
             .cloned()
+            .chain(handed)
             .collect()
+    }
+
+    /// The names a select hands out of its arms, if it hands any.
+    fn handed_out(&self, select: Id) -> Option<Vec<Ident>> {
+        let handed = self.exports.get(&select)?;
+        Some(
+            handed
+                .iter()
+                .filter_map(|(n, _)| self.names.get(n).cloned())
+                .collect(),
+        )
     }
 
     /// `(value, partial)` for a call of one argument, `(value, (p0, p1, ...))` for more, with
@@ -554,7 +585,8 @@ impl<'a> Plan<'a> {
         let other = node.args[2];
         let inline_select = self.graph.op(other) == Op::Select
             && !self.names.contains_key(&other)
-            && !self.blocks.contains_key(&Home::Arm(id, false));
+            && !self.blocks.contains_key(&Home::Arm(id, false))
+            && !self.exports.contains_key(&id);
         if inline_select {
             let rest = self.select(other);
             quote!(if #cond { #then } else #rest)
@@ -575,14 +607,28 @@ impl<'a> Plan<'a> {
         // `let s = ...; s` is clippy's `let_and_return`: an arm's value that is its last
         // statement is written as the arm's expression instead.
         let is_call = matches!(self.graph.op(value), Op::Call { .. });
-        let value = if statements.last() == Some(&value) && !is_call {
+        let handed = self.exports.get(&id);
+        let value = if statements.last() == Some(&value) && !is_call && handed.is_none() {
             statements = &statements[..statements.len() - 1];
             self.expression(value).0
         } else {
             self.operand(value, Prec::If)
         };
         let lets = statements.iter().map(|&s| self.statement(s, true));
-        quote!(#(#lets)* #value)
+        let Some(handed) = handed else {
+            return quote!(#(#lets)* #value);
+        };
+        // This arm's own values by name; the other arm's are never read when this one is
+        // taken (their readers are inside arms of the same condition), so any value of the
+        // type stands in.
+        let float = self.graph.float();
+        let named = handed.iter().filter(|(n, _)| self.names.contains_key(n));
+        let values = named.map(|&(n, side)| match self.names.get(&n) {
+            Some(name) if side == then => quote!(#name),
+            _ if self.graph.op(n).is_bool() => quote!(false),
+            _ => literal(0.0, float).0,
+        });
+        quote!(#(#lets)* (#value, #(#values),*))
     }
 
     /// `assert!(n < len)` for each integer parameter used as an index: the original function
@@ -833,13 +879,89 @@ fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> Vec<Option<Home>> {
                 home
             };
             let joined = match homes[arg.index()] {
-                Some(other) => common_home(&homes, other, place),
+                Some(other) => shared_arm(graph, &homes, other, place)
+                    .unwrap_or_else(|| common_home(&homes, other, place)),
                 None => place,
             };
             homes[arg.index()] = Some(joined);
         }
     }
     homes
+}
+
+/// For a value read in the same arm of two selects on one condition, in one block (the value
+/// of an `if` and its adjoint, `if c { x.sqrt() }` and `if c { d / (2 * x.sqrt()) }`): the arm
+/// of the first select, which computes it and hands it out (see [`exports`]), so that it is
+/// computed only when that arm is taken, and once.
+fn shared_arm(graph: &Graph, homes: &[Option<Home>], a: Home, b: Home) -> Option<Home> {
+    let (Home::Arm(s1, side1), Home::Arm(s2, side2)) = (a, b) else {
+        return None;
+    };
+    let same_condition = graph.node(s1).args[0] == graph.node(s2).args[0];
+    let same_block = homes[s1.index()] == homes[s2.index()];
+    (s1 != s2 && side1 == side2 && same_condition && same_block)
+        .then(|| Home::Arm(s1.min(s2), side1))
+}
+
+/// Whether a use at `place` is inside `block`.
+fn within(homes: &[Option<Home>], mut place: Home, block: Home) -> bool {
+    loop {
+        if place == block {
+            return true;
+        }
+        match place {
+            Home::Top => return false,
+            Home::Arm(select, _) => place = homes[select.index()].unwrap_or(Home::Top),
+        }
+    }
+}
+
+/// The values each select hands out of its arms: those [`shared_arm`] put in its arm that a
+/// later select's arm reads. A partial derivative of a call is handed out by its own name,
+/// which the call's statement binds.
+fn exports(
+    graph: &Graph,
+    live: &[Id],
+    homes: &[Option<Home>],
+    params: &BTreeMap<Id, TokenStream>,
+) -> BTreeMap<Id, Vec<(Id, bool)>> {
+    let mut out: BTreeMap<Id, Vec<(Id, bool)>> = BTreeMap::new();
+    for &user in live {
+        if params.contains_key(&user) {
+            continue;
+        }
+        let node = graph.node(user);
+        let home = homes[user.index()].unwrap_or(Home::Top);
+        for (k, &arg) in node.args.iter().enumerate() {
+            let place = if node.op.is_structural() {
+                Home::Top
+            } else if node.op == Op::Select && k > 0 {
+                Home::Arm(user, k == 1)
+            } else {
+                home
+            };
+            let Some(Home::Arm(select, side)) = homes[arg.index()] else {
+                continue;
+            };
+            let skipped = params.contains_key(&arg) || never_a_statement(graph.op(arg));
+            if skipped || within(homes, place, Home::Arm(select, side)) {
+                continue;
+            }
+            let handed = if matches!(node.op, Op::CallGrad { .. }) {
+                user
+            } else {
+                arg
+            };
+            let list = out.entry(select).or_default();
+            if !list.contains(&(handed, side)) {
+                list.push((handed, side));
+            }
+        }
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    out
 }
 
 /// The innermost block containing both `a` and `b`.
