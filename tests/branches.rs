@@ -97,6 +97,106 @@ const SIDES: &[f64] = &[
     -7.5, -2.0, -1.0, -0.5, -1e-3, 1e-3, 0.25, 0.5, 0.999, 1.001, 1.5, 2.0, 3.0, 10.0, 1e3,
 ];
 
+/// Values shared between arms on one condition: `x.sin()` is read by the then arms of two
+/// `if`s and of their gradients, `y.cos()` by an else arm and outside any arm, `x - y` by the
+/// then arm of one and the else arm of the other.
+#[grad]
+fn shared_between_arms(x: f64, y: f64) -> f64 {
+    let s = x.sin();
+    let a = if x > y { s * y } else { y.cos() };
+    let b = if x > y {
+        a * s + (x - y).sqrt()
+    } else {
+        a + 1.0
+    };
+    let c = if x < y { (y - x).sqrt() * a } else { b };
+    c * a + y.cos()
+}
+
+/// An `else if` chain whose arms share values with a second chain on the same conditions.
+#[grad]
+fn shared_chains(x: f64, y: f64) -> f64 {
+    let e = (x * y).exp();
+    let first = if x > 0.5 {
+        e * x
+    } else if x > -0.5 {
+        e + y
+    } else {
+        y.tanh()
+    };
+    let second = if x > 0.5 {
+        first * e.ln_1p()
+    } else if x > -0.5 {
+        first - e
+    } else {
+        first * y.tanh()
+    };
+    second + first * x
+}
+
+#[test]
+fn values_shared_between_arms_on_one_condition_match_num_dual() {
+    let reference = |x: Dual64, y: Dual64| {
+        let s = x.sin();
+        let a = if x.re > y.re { s * y } else { y.cos() };
+        let b = if x.re > y.re {
+            a * s + (x - y).sqrt()
+        } else {
+            a + 1.0
+        };
+        let c = if x.re < y.re { (y - x).sqrt() * a } else { b };
+        c * a + y.cos()
+    };
+    let rule = binary(
+        "shared between arms",
+        shared_between_arms_grad,
+        shared_between_arms,
+        reference,
+    );
+    let points = pairs(
+        &[-3.0, -1.0, -0.2, 0.3, 1.0, 4.0],
+        &[-2.5, -0.7, 0.4, 2.0, 5.0],
+    );
+    Suite::new()
+        .run(rule.kinks(|[x, y]| (x - y).abs() < 0.05), &points)
+        .finish();
+}
+
+#[test]
+fn else_if_chains_sharing_values_match_num_dual() {
+    let reference = |x: Dual64, y: Dual64| {
+        let e = (x * y).exp();
+        let first = if x.re > 0.5 {
+            e * x
+        } else if x.re > -0.5 {
+            e + y
+        } else {
+            y.tanh()
+        };
+        let second = if x.re > 0.5 {
+            first * e.ln_1p()
+        } else if x.re > -0.5 {
+            first - e
+        } else {
+            first * y.tanh()
+        };
+        second + first * x
+    };
+    let rule = binary(
+        "shared chains",
+        shared_chains_grad,
+        shared_chains,
+        reference,
+    );
+    let points = pairs(&[-3.0, -0.9, -0.2, 0.3, 0.8, 2.0], &[-1.5, -0.3, 0.4, 1.2]);
+    Suite::new()
+        .run(
+            rule.kinks(|[x, _]| (x - 0.5).abs() < 0.05 || (x + 0.5).abs() < 0.05),
+            &points,
+        )
+        .finish();
+}
+
 #[test]
 fn sqrt_or_zero_takes_each_side() {
     let reference = |x: Dual64| {
