@@ -10,17 +10,18 @@ use common::numeric::{close, Dual64, DualNum};
 use gradgen::grad;
 
 /// Defines a function twice from one body: `$kept` with its loops kept, `$unrolled` with its
-/// loops unrolled.
+/// loops unrolled. A parameter is its name, or `mut` and its name.
 macro_rules! kept_and_unrolled {
     (
-        $([$($args:tt)*])? fn $kept:ident / $unrolled:ident ($($p:ident : $t:ty),* $(,)?) -> $r:ty
+        $([$($args:tt)*])? fn $kept:ident / $unrolled:ident
+        ($($($p:ident)+ : $t:ty),* $(,)?) -> $r:ty
         $body:block
     ) => {
         #[grad($($($args)*,)? loops = "keep")]
-        fn $kept($($p: $t),*) -> $r $body
+        fn $kept($($($p)+: $t),*) -> $r $body
 
         #[grad($($($args)*,)? loops = "unroll")]
-        fn $unrolled($($p: $t),*) -> $r $body
+        fn $unrolled($($($p)+: $t),*) -> $r $body
     };
 }
 
@@ -226,29 +227,17 @@ fn gradient_elements_written_by_several_loops_and_outside_match_unrolled() {
     }
 }
 
-// By hand, not by `kept_and_unrolled!`, whose parameters are plain names.
-#[grad(loops = "keep")]
-fn scan_kept(mut v: [f64; M], a: f64) -> f64 {
-    for i in 1..M {
-        v[i] += (v[i - 1] * a).sin();
+kept_and_unrolled! {
+    fn scan_kept / scan_unrolled(mut v: [f64; M], a: f64) -> f64 {
+        for i in 1..M {
+            v[i] += (v[i - 1] * a).sin();
+        }
+        let mut s = 0.0;
+        for i in 0..M {
+            s += v[i] * v[i];
+        }
+        s
     }
-    let mut s = 0.0;
-    for i in 0..M {
-        s += v[i] * v[i];
-    }
-    s
-}
-
-#[grad(loops = "unroll")]
-fn scan_unrolled(mut v: [f64; M], a: f64) -> f64 {
-    for i in 1..M {
-        v[i] += (v[i - 1] * a).sin();
-    }
-    let mut s = 0.0;
-    for i in 0..M {
-        s += v[i] * v[i];
-    }
-    s
 }
 
 fn scan_dual(p: [Dual64; M + 1]) -> Dual64 {

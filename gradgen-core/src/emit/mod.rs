@@ -870,14 +870,7 @@ fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> Vec<Option<Home>> {
         let home = *homes[id.index()].get_or_insert(Home::Top);
         let node = graph.node(id);
         for (k, &arg) in node.args.iter().enumerate() {
-            // A loop's operands are read inside its body, wherever that is emitted.
-            let place = if node.op.is_structural() {
-                Home::Top
-            } else if node.op == Op::Select && k > 0 {
-                Home::Arm(id, k == 1)
-            } else {
-                home
-            };
+            let place = use_place(node, id, k, home);
             let joined = match homes[arg.index()] {
                 Some(other) => shared_arm(graph, &homes, other, place)
                     .unwrap_or_else(|| common_home(&homes, other, place)),
@@ -887,6 +880,19 @@ fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> Vec<Option<Home>> {
         }
     }
     homes
+}
+
+/// Where `user` (of node `node`, at `home`) reads its operand `k`: inside an arm for a
+/// select's arm operands, at the top for a loop's operands (its body reads them, wherever it
+/// is emitted), else where the user is.
+fn use_place(node: &crate::ir::Node, user: Id, k: usize, home: Home) -> Home {
+    if node.op.is_structural() {
+        Home::Top
+    } else if node.op == Op::Select && k > 0 {
+        Home::Arm(user, k == 1)
+    } else {
+        home
+    }
 }
 
 /// For a value read in the same arm of two selects on one condition, in one block (the value
@@ -933,13 +939,7 @@ fn exports(
         let node = graph.node(user);
         let home = homes[user.index()].unwrap_or(Home::Top);
         for (k, &arg) in node.args.iter().enumerate() {
-            let place = if node.op.is_structural() {
-                Home::Top
-            } else if node.op == Op::Select && k > 0 {
-                Home::Arm(user, k == 1)
-            } else {
-                home
-            };
+            let place = use_place(node, user, k, home);
             let Some(Home::Arm(select, side)) = homes[arg.index()] else {
                 continue;
             };
