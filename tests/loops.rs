@@ -228,6 +228,38 @@ fn gradient_elements_written_by_several_loops_and_outside_match_unrolled() {
 }
 
 kept_and_unrolled! {
+    [wrt(x, c)]
+    fn data_kept / data_unrolled(x: [f64; M], c: f64, n: usize, flag: bool, k: i32) -> f64 {
+        let mut s = 0.0;
+        for i in 0..M {
+            let t = if flag && (i as f64) < n as f64 || (i as f64) < c {
+                x[i].sin() * k as f64
+            } else {
+                -(i as f64) * x[i] * c
+            };
+            s += t * n as f64 + x[i] * (i as f64 - 1.0);
+        }
+        s
+    }
+}
+
+#[test]
+fn integer_and_bool_parameters_and_the_loop_variable_read_in_a_kept_loop_match_unrolled() {
+    for seed in 0..20 {
+        let x: [f64; M] = array(&points(700 + seed, M, 1.5));
+        let c = 12.0 * points(800 + seed, 1, 1.0)[0].abs();
+        for (n, flag, k) in [(5, true, -2), (13, false, 3), (0, true, 1)] {
+            let (v, (g, gc)) = data_kept_grad(x, c, n, flag, k);
+            let (u, (h, hc)) = data_unrolled_grad(x, c, n, flag, k);
+            assert!(close(v, u, 1e-13, 0.0), "{v} against {u}");
+            assert_same("data", &g, &h);
+            assert!(close(gc, hc, 1e-12, 1e-12), "{gc} against {hc}");
+            assert_fd("data", x, &g, |x| data_kept(x, c, n, flag, k));
+        }
+    }
+}
+
+kept_and_unrolled! {
     fn scan_kept / scan_unrolled(mut v: [f64; M], a: f64) -> f64 {
         for i in 1..M {
             v[i] += (v[i - 1] * a).sin();

@@ -251,6 +251,19 @@ fn a_loop_that_alone_writes_each_gradient_element_once_assigns_it() {
 }
 
 #[test]
+fn a_loop_reading_an_integer_parameter_is_kept() {
+    let emitted = code(
+        "#[grad(wrt(x))]
+        fn h(x: &[f64; 5000], n: usize) -> f64 {
+            let mut s = 0.0;
+            for i in 0..5000 { s += x[i].sin() * n as f64; }
+            s
+        }",
+    );
+    assert_eq!(emitted.matches("for ").count(), 1, "{emitted}");
+}
+
+#[test]
 fn unroll_on_request_keeps_no_loop() {
     let source = extended_rosenbrock(1_000, "loops = \"unroll\"");
     assert!(!code(&source).contains("for "));

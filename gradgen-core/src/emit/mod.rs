@@ -506,7 +506,7 @@ impl<'a> Plan<'a> {
             return (quote!(#name), Prec::Atom);
         }
         if let Some(access) = self.params.get(&id) {
-            return (access.clone(), Prec::Atom);
+            return (access.clone(), access_precedence(access));
         }
         self.expression(id)
     }
@@ -517,10 +517,11 @@ impl<'a> Plan<'a> {
         let arg = |i: usize, need: Prec| self.operand(node.args[i], need);
         let ty = float_type(self.graph.float());
         match node.op {
-            Op::Param(_) => (
-                self.params.get(&id).cloned().unwrap_or_default(),
-                Prec::Atom,
-            ),
+            Op::Param(_) => {
+                let access = self.params.get(&id).cloned().unwrap_or_default();
+                let prec = access_precedence(&access);
+                (access, prec)
+            }
             Op::Const(c) => literal(c.get(), self.graph.float()),
             // The graph keeps constants on the left of `+` (see `simplify`); the code reads
             // better with them on the right, and `c + x == x + c` exactly.
@@ -538,7 +539,7 @@ impl<'a> Plan<'a> {
             Op::Cmp(cmp) => {
                 let symbol: TokenStream = cmp.symbol().parse().unwrap_or_default();
                 // `n as f64 < x` would read `f64<` as the start of generic arguments.
-                let cast_left = self.graph.op(node.args[0]) == Op::IntToFloat;
+                let cast_left = self.reference(node.args[0]).1 == Prec::Cast;
                 let left = if cast_left {
                     arg(0, Prec::Atom)
                 } else {
@@ -820,6 +821,20 @@ fn carried_over(attr: &syn::Attribute) -> bool {
     ["cfg", "cfg_attr", "allow", "warn", "deny", "forbid"]
         .iter()
         .any(|n| attr.path().is_ident(n))
+}
+
+/// How tightly a parameter's access binds: a loop variable read as a float in a kept loop's
+/// body is the cast `(i) as f64`, which `-` or a following `<` would otherwise misparse.
+fn access_precedence(access: &TokenStream) -> Prec {
+    let cast = access
+        .clone()
+        .into_iter()
+        .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "as"));
+    if cast {
+        Prec::Cast
+    } else {
+        Prec::Atom
+    }
 }
 
 /// `l op r`, moving the operands' tokens (see [`Plan::operand`]).

@@ -488,7 +488,9 @@ impl Lower<'_> {
         match value {
             Value::Float(id) => Some(Value::Float(self.lift_float(from, id))),
             Value::Cond(id) => Some(Value::Cond(self.lift_float(from, id))),
-            Value::RtInt(_) => self.fail_kept("it reads an integer parameter"),
+            // An integer parameter is read in the body as the loop's operand, as a float is;
+            // it has no adjoint (its only uses are casts and comparisons).
+            Value::RtInt(id) => Some(Value::RtInt(self.lift_float(from, id))),
             Value::Tuple(parts) => {
                 let parts: Option<Vec<Value>> =
                     parts.into_iter().map(|p| self.lift_from(from, p)).collect();
