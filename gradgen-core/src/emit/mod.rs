@@ -17,11 +17,11 @@
 //! ```
 //!
 //! A node whose every use is inside one arm of a select is emitted inside that arm, so the
-//! arm's work is done only when it is taken (see [`homes`]). A value read by the same arm of
+//! arm's work is done only when it is taken (see `homes`). A value read by the same arm of
 //! two selects on one condition in one block (an `if` and the `if` of its adjoint) is
 //! computed in the first and handed to the second through the first's result:
 //! `let (value, t1) = if c { let t1 = x.sqrt(); (t1, t1) } else { (0.0, 0.0) };` (see
-//! [`exports`]); the other arm's stand-in is never read.
+//! `exports`); the other arm's stand-in is never read.
 //!
 //! Names are given in emission order: the user's `let` names, `value` for the result, `d_<p>`
 //! for the derivative with respect to parameter `p`, `d_<name>` for the adjoint of a named
