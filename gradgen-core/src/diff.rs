@@ -2,7 +2,7 @@
 //!
 //! The sweep visits nodes from the output down to the parameters (descending ids are a
 //! reverse topological order, see [`crate::ir`]). A node with an adjoint `ā` passes
-//! `ā · ∂node/∂operand` to each operand through the node's [`rule`]; an operand reached from
+//! `ā · ∂node/∂operand` to each operand through the node's `rule`; an operand reached from
 //! several consumers sums their contributions. The adjoint code is built in the same graph as
 //! the function, through the simplifying [`Builder`], so it shares every forward value it
 //! reads and every expression it repeats.

@@ -6,7 +6,7 @@
 //! 1. **Operands come first.** A node's operands have smaller ids than the node itself, so the
 //!    id order is a topological order: the forward pass reads it upwards and the reverse sweep
 //!    downwards, without a sort.
-//! 2. **No duplicates.** [`Graph::add`] looks the node up in a memo table before pushing it, so
+//! 2. **No duplicates.** [`Graph::add_raw`] looks the node up in a memo table before pushing it, so
 //!    building an expression that already exists returns the existing id. Shared
 //!    subexpressions are shared by construction, in the function and in its adjoint code.
 //!

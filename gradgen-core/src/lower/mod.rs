@@ -5,8 +5,9 @@
 //! keeps only the branch taken, and mutation is rebinding: after `s += x * x`, the name `s`
 //! stands for a new node. The graph that comes out is straight-line code.
 //!
-//! Before / after, for `fn f(x: [f64; 2]) -> f64 { let mut s = 0.0; for i in 0..2 { s += x[i]
-//! * x[i]; } s.sin() }`:
+//! Before / after, for
+//! `fn f(x: [f64; 2]) -> f64 { let mut s = 0.0; for i in 0..2 { s += x[i] * x[i]; } s.sin() }`
+//! unrolled:
 //!
 //! ```text
 //! %0 = param x[0]
