@@ -197,6 +197,92 @@ fn else_if_chains_sharing_values_match_num_dual() {
         .finish();
 }
 
+/// `x.sqrt()` read under two different conditions: its adjoint is a sum of two selects.
+#[grad]
+fn sqrt_under_two_conditions(x: f64, y: f64) -> f64 {
+    let a = if x > 0.0 { x.sqrt() * y } else { y };
+    let b = if x > 1.0 { x.sqrt() } else { a };
+    a + b
+}
+
+#[grad]
+fn acos_under_two_conditions(x: f64) -> f64 {
+    let a = if x > -1.0 && x < 1.0 { x.acos() } else { x };
+    let b = if x > -1.0 && x < 0.5 {
+        x.acos() * 2.0
+    } else {
+        0.0
+    };
+    a + b
+}
+
+#[grad]
+fn root(x: f64) -> f64 {
+    x.sqrt()
+}
+
+#[grad]
+fn call_under_two_conditions(x: f64) -> f64 {
+    let a = if x > 0.0 { root(x) } else { -x };
+    let b = if x > 1.0 { root(x) * 2.0 } else { 3.0 * x };
+    a + b
+}
+
+#[grad]
+fn reciprocal_under_a_bool_and_a_comparison(x: f64, flag: bool) -> f64 {
+    let a = if flag && x > 0.0 { 1.0 / x } else { x };
+    let b = if !flag || x > 2.0 { 1.0 / x } else { 2.0 * x };
+    a * b
+}
+
+#[allow(clippy::needless_range_loop)]
+#[grad(loops = "keep")]
+fn sqrt_under_two_conditions_in_a_loop(x: [f64; 6]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..6 {
+        let a = if x[i] > 0.0 { x[i].sqrt() } else { 0.0 };
+        let b = if x[i] > 1.0 { x[i].sqrt() } else { x[i] };
+        s += a + b;
+    }
+    s
+}
+
+#[test]
+fn a_value_read_under_different_conditions_leaks_no_nan() {
+    // Where neither `if` takes the arm that reads the value, its partial (NaN or infinite
+    // there) must not reach the gradient.
+    assert_eq!(sqrt_under_two_conditions_grad(-1.0, 2.0), (4.0, (0.0, 2.0)));
+    assert_eq!(acos_under_two_conditions_grad(2.0), (2.0, 1.0));
+    assert_eq!(call_under_two_conditions_grad(-1.0), (-2.0, 2.0));
+    let (v, d) = reciprocal_under_a_bool_and_a_comparison_grad(0.0, true);
+    assert_eq!((v, d), (0.0, 0.0), "x · 2x at 0");
+    let x = [4.0, 0.25, -1.0, 9.0, -0.5, 0.0];
+    let (_, g) = sqrt_under_two_conditions_in_a_loop_grad(x);
+    assert!(g.iter().all(|d| d.is_finite()), "{g:?}");
+    assert_eq!((g[2], g[4]), (1.0, 1.0));
+    let reference = |x: Dual64, y: Dual64| {
+        let a = if x.re > 0.0 { x.sqrt() * y } else { y };
+        let b = if x.re > 1.0 { x.sqrt() } else { a };
+        a + b
+    };
+    let rule = binary(
+        "sqrt under two conditions",
+        sqrt_under_two_conditions_grad,
+        sqrt_under_two_conditions,
+        reference,
+    );
+    let points = pairs(
+        &[-3.0, -1.0, -0.2, 0.3, 0.7, 1.5, 4.0],
+        &[-2.5, -0.7, 0.4, 2.0],
+    );
+    Suite::new()
+        .run(
+            rule.kinks(|[x, _]| x.abs() < 0.05 || (x - 1.0).abs() < 0.05),
+            &points,
+        )
+        .finish();
+}
+
 #[test]
 fn sqrt_or_zero_takes_each_side() {
     let reference = |x: Dual64| {

@@ -35,6 +35,7 @@
 //!
 //! | `select_not` | `if !c { a } else { b }` → `if c { b } else { a }` | yes |
 //! | `select_distribute` | `(if c { a } else { 0 }) * p` → `if c { a * p } else { 0 }`, and `/`, unary `-` likewise | adjoint code only: the untaken arm of a branch passes an exact 0, even where `p` is NaN or infinite there |
+//! | `select_sum_distribute` | `(Σ if cᵢ { aᵢ } else { 0 }) * p` → `Σ ((if cᵢ { aᵢ } else { 0 }) * p)`, then `select_distribute` on each, and `/` likewise | adjoint code only: a value read in arms of `if`s on different conditions has a sum of such selects for adjoint, and where none is taken its partial `p` (a `sqrt` at a negative `x`) must not reach the gradient as `0 · NaN` |
 //! | `select_merge` | `(if c { a } else { b }) + (if c { d } else { e })` → `if c { a + d } else { b + e }`, and `-` likewise | yes |
 //!
 //! Not rules, on purpose: `sqrt(x * x)` → `x` and `ln(x * x)` → `2 ln x` (both wrong for
@@ -102,6 +103,7 @@ const RULES: &[Rule] = &[
     select_same,
     select_not,
     select_distribute,
+    select_sum_distribute,
     select_merge,
 ];
 
@@ -522,6 +524,81 @@ fn select_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite
     Some(Rewrite::Node(Op::Select, vec![select[0], then, otherwise]))
 }
 
+/// `select_sum_distribute`; see the module table. Only for a factor that can be infinite or
+/// NaN ([`may_be_unbounded`]), and only where every term of the sum is a select with a zero
+/// arm (a term taken on every path reads the partial anyway).
+fn select_sum_distribute(b: &mut Builder<'_>, op: Op, args: &[Id]) -> Option<Rewrite> {
+    // Not inside another distribution: a sum in an arm being built stays one term, so the
+    // products made are one per term of the outer sum, never one per path.
+    if !b.reassociate || !matches!(op, Op::Mul | Op::Div) || b.distributing > 0 {
+        return None;
+    }
+    let positions: &[usize] = if op == Op::Div { &[0] } else { &[0, 1] };
+    let position = positions.iter().copied().find(|&k| {
+        let other = args[1 - k];
+        // Any divisor that is not a constant may be zero.
+        let risky = match op {
+            Op::Div => b.constant_of(other).is_none(),
+            _ => may_be_unbounded(b.graph, other, 4),
+        };
+        risky && all_terms_guarded(b.graph, args[k], MAX_GUARDED_TERMS)
+    })?;
+    let sum = b.graph.node(args[position]).clone();
+    let product = |term: Id, b: &mut Builder<'_>| {
+        let mut operands = args.to_vec();
+        operands[position] = term;
+        b.add(op, operands)
+    };
+    b.distributing += 1;
+    let left = product(sum.args[0], b);
+    let right = product(sum.args[1], b);
+    b.distributing -= 1;
+    Some(Rewrite::Node(sum.op, vec![left, right]))
+}
+
+/// Whether `id` may be infinite or NaN for finite operands: it divides, or takes a function
+/// with a restricted domain or that overflows (`sqrt`, `ln`, `exp`, `acos`, a callee's
+/// partial, ...), within `depth` levels of arithmetic. A product of bounded partials (`1 − t²`
+/// of a `tanh`) is left undistributed: it costs an operation per term and guards nothing.
+fn may_be_unbounded(graph: &Graph, id: Id, depth: usize) -> bool {
+    let n = graph.node(id);
+    match n.op {
+        Op::Const(_) | Op::Param(_) | Op::Int(_) => false,
+        Op::Add | Op::Sub | Op::Mul | Op::Neg | Op::Abs | Op::Select => {
+            depth > 0
+                && n.args
+                    .iter()
+                    .any(|&a| may_be_unbounded(graph, a, depth - 1))
+        }
+        Op::Sin | Op::Cos | Op::Tanh | Op::Atan | Op::Atan2 | Op::Asinh | Op::Max | Op::Min => {
+            false
+        }
+        Op::Powi(k) => k < 0 || depth > 0 && may_be_unbounded(graph, n.args[0], depth - 1),
+        _ => true,
+    }
+}
+
+/// The most terms [`select_sum_distribute`] splits a sum into: one product each.
+const MAX_GUARDED_TERMS: usize = 64;
+
+/// Whether `id` is a sum (or difference) of at least two terms, at most `budget`, each a
+/// select with a zero arm.
+fn all_terms_guarded(graph: &Graph, id: Id, budget: usize) -> bool {
+    fn count(graph: &Graph, id: Id, budget: usize) -> Option<usize> {
+        let n = graph.node(id);
+        match n.op {
+            Op::Add | Op::Sub => {
+                let left = count(graph, n.args[0], budget)?;
+                let right = count(graph, n.args[1], budget.checked_sub(left)?)?;
+                Some(left + right).filter(|&t| t <= budget)
+            }
+            Op::Select if has_zero_arm(graph, id, 2) => (budget >= 1).then_some(1),
+            _ => None,
+        }
+    }
+    matches!(graph.op(id), Op::Add | Op::Sub) && count(graph, id, budget).is_some()
+}
+
 /// Whether the select `id` has an arm that is the constant 0, in it or in a select nested in
 /// its arms, at most `depth` deep.
 fn has_zero_arm(graph: &Graph, id: Id, depth: usize) -> bool {
@@ -905,6 +982,32 @@ mod tests {
         with_builder(|b, x, y| {
             let c = b.compare(Cmp::Lt, x, y);
             assert_eq!(b.select(c, x, x), x);
+        });
+    }
+
+    #[test]
+    fn select_sum_distribute_puts_the_factor_in_each_taken_arm() {
+        with_builder(|b, x, y| {
+            let zero = b.constant(0.0);
+            let (c1, c2) = (b.compare(Cmp::Gt, x, zero), b.compare(Cmp::Gt, y, zero));
+            let (s1, s2) = (b.select(c1, y, zero), b.select(c2, x, zero));
+            let sum = b.sum(s1, s2);
+            let p = b.call(Op::Sqrt, x);
+            let product = b.product(sum, p);
+            // (if c1 { y * p } else { 0 }) + (if c2 { x * p } else { 0 })
+            let (op, terms) = node(b, product);
+            assert_eq!(op, Op::Add);
+            for (term, c) in terms.iter().zip([c1, c2]) {
+                let (op, args) = node(b, *term);
+                assert_eq!(
+                    (op, args[0], b.graph().constant(args[2])),
+                    (Op::Select, c, Some(0.0))
+                );
+            }
+            // A term taken on every path reads `p` anyway: left alone.
+            let mixed = b.sum(s1, y);
+            let kept = b.product(mixed, p);
+            assert_eq!(node(b, kept), (Op::Mul, vec![mixed, p]));
         });
     }
 
