@@ -264,6 +264,19 @@ fn a_loop_reading_an_integer_parameter_is_kept() {
 }
 
 #[test]
+fn an_empty_range_is_no_loop_even_when_keeping_is_asked() {
+    let emitted = code(
+        "#[grad(loops = \"keep\")]
+        fn f(x: [f64; 3], h0: f64) -> f64 {
+            let mut h = h0;
+            for i in 0..0 { h = (h * x[i]).sin(); }
+            h * x[0]
+        }",
+    );
+    assert!(!emitted.contains("for "), "{emitted}");
+}
+
+#[test]
 fn unroll_on_request_keeps_no_loop() {
     let source = extended_rosenbrock(1_000, "loops = \"unroll\"");
     assert!(!code(&source).contains("for "));

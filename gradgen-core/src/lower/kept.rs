@@ -115,6 +115,10 @@ impl Lower<'_> {
 
     /// Tries to lower `f` as a kept loop; see the module documentation.
     pub(super) fn keep(&mut self, f: &ExprForLoop, bounds: &Bounds, forced: bool) -> Keep {
+        // A loop that never runs is the same unrolled, and its body's indices need not fit.
+        if bounds.constant().is_some_and(|(start, end)| end <= start) {
+            return Keep::Unroll;
+        }
         if !self.path.is_empty() {
             return Keep::Failed("it is inside an `if` on a float condition".into());
         }
