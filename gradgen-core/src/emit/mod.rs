@@ -17,9 +17,10 @@
 //! ```
 //!
 //! A node whose every use is inside one arm of a select is emitted inside that arm, so the
-//! arm's work is done only when it is taken (see `homes`). A value read by the same arm of
-//! two selects on one condition in one block (an `if` and the `if` of its adjoint) is
-//! computed in the first and handed to the second through the first's result:
+//! arm's work is done only when it is taken (see `homes`). A call or an operation that fails
+//! outside its domain, read by the same arm of two selects on one condition in one block (an
+//! `if` and the `if` of its adjoint), is computed in the first and handed to the second
+//! through the first's result:
 //! `let (value, t1) = if c { let t1 = x.sqrt(); (t1, t1) } else { (0.0, 0.0) };` (see
 //! `exports`); the other arm's stand-in is never read.
 //!
@@ -888,13 +889,23 @@ fn homes(graph: &Graph, live: &[Id], roots: &[Id]) -> Vec<Option<Home>> {
     for &r in roots {
         homes[r.index()] = Some(Home::Top);
     }
+    // Whether a node reads the result of a call, however indirectly: it must stay with the
+    // call, inside the arm, for the call to run only there.
+    let mut after_call = vec![false; graph.len()];
+    for &id in live {
+        let node = graph.node(id);
+        after_call[id.index()] =
+            matches!(node.op, Op::Call { .. }) || node.args.iter().any(|a| after_call[a.index()]);
+    }
     for &id in live.iter().rev() {
         let home = *homes[id.index()].get_or_insert(Home::Top);
         let node = graph.node(id);
         for (k, &arg) in node.args.iter().enumerate() {
             let place = use_place(node, id, k, home);
             let joined = match homes[arg.index()] {
-                Some(other) => shared_arm(graph, &homes, other, place)
+                Some(other) => (after_call[arg.index()] || fails_outside_its_domain(graph.op(arg)))
+                    .then(|| shared_arm(graph, &homes, other, place))
+                    .flatten()
                     .unwrap_or_else(|| common_home(&homes, other, place)),
                 None => place,
             };
@@ -914,6 +925,35 @@ fn use_place(node: &crate::ir::Node, user: Id, k: usize, home: Home) -> Home {
         Home::Arm(user, k == 1)
     } else {
         home
+    }
+}
+
+/// Whether computing `op` where its arm is not taken could go wrong: a call (which may panic
+/// or do anything; what reads its result goes with it), or an operation outside whose domain
+/// the value is NaN or infinite. Other values shared by arms (products, sines, even of a
+/// square root) are computed before the branch, where straight-line code runs faster than
+/// values handed out of an `if`, and a NaN there is discarded.
+fn fails_outside_its_domain(op: Op) -> bool {
+    match op {
+        Op::Powi(k) => k < 0,
+        _ => matches!(
+            op,
+            Op::Call { .. }
+                | Op::Div
+                | Op::Recip
+                | Op::Sqrt
+                | Op::Ln
+                | Op::Log2
+                | Op::Log10
+                | Op::Ln1p
+                | Op::Log
+                | Op::Powf
+                | Op::Tan
+                | Op::Asin
+                | Op::Acos
+                | Op::Acosh
+                | Op::Atanh
+        ),
     }
 }
 
