@@ -427,6 +427,11 @@ pub fn plain_segments(path: &syn::Path) -> Option<Vec<String>> {
     plain.then(|| path.segments.iter().map(|s| s.ident.to_string()).collect())
 }
 
+/// `name` without the `r#` of a raw identifier: the name bindings, constants and callees go by.
+pub fn unraw_str(name: &str) -> &str {
+    name.strip_prefix("r#").unwrap_or(name)
+}
+
 /// The tokens of `node` as the user wrote them, for quoting in a message: the token stream's
 /// text without the spaces it puts inside paths, calls and references (`&f64`, not `& f64`).
 pub fn text(node: &dyn quote::ToTokens) -> String {

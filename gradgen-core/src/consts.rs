@@ -83,7 +83,7 @@ impl FileConsts {
     }
 
     fn found(&self, name: &str) -> Option<Found> {
-        let name = name.strip_prefix("r#").unwrap_or(name);
+        let name = crate::check::unraw_str(name);
         let values = self.values.get_or_init(|| {
             let mut found = Collector::default();
             if let Some(path) = &self.path {

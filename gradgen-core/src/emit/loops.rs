@@ -64,19 +64,17 @@ impl Ctx {
             has_loops = true;
             let adjoint = region.adjoint.as_ref();
             tape |= adjoint.is_some_and(|a| !a.fused);
-            for (k, input) in region.inputs.iter().enumerate() {
+            for input in &region.inputs {
                 if let Input::Load {
                     array: ArrayRef::Param { param, .. },
                     ..
                 } = input
                 {
                     loaded.insert(*param);
-                    let has = adjoint.is_some_and(|a| a.inputs.get(k).copied().flatten().is_some());
-                    if has && f.params[*param].differentiated {
-                        differentiated_loads.insert(*param);
-                    }
                 }
             }
+            let adjoint_loads = param_loads_with_adjoints(region).map(|load| load.param);
+            differentiated_loads.extend(adjoint_loads.filter(|&p| f.params[p].differentiated));
         });
         let ident = |name: String| Ident::new(&name, Span::call_site());
         let buffers: Vec<Ident> = f
@@ -601,25 +599,20 @@ fn sole_writers(f: &Function, graph: &Graph, gradient: &[Id]) -> BTreeMap<usize,
     // for a loop inside another, which runs many times.
     let mut writers: BTreeMap<usize, BTreeSet<Option<u32>>> = BTreeMap::new();
     for (r, region) in graph.regions.iter().enumerate() {
-        for param in params_with_adjoints(region) {
-            writers.entry(param).or_default().insert(Some(r as u32));
+        for load in param_loads_with_adjoints(region) {
+            writers
+                .entry(load.param)
+                .or_default()
+                .insert(Some(r as u32));
         }
         visit_regions(&region.body, &mut |inner| {
-            for param in params_with_adjoints(inner) {
-                writers.entry(param).or_default().insert(None);
+            for load in param_loads_with_adjoints(inner) {
+                writers.entry(load.param).or_default().insert(None);
             }
         });
     }
-    let mut start = 0;
     let mut out = BTreeMap::new();
-    for (index, p) in f
-        .params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.differentiated)
-    {
-        let range = start..start + p.len();
-        start = range.end;
+    for (index, _, range) in super::gradient_ranges(f) {
         let outside = gradient.get(range).unwrap_or_default();
         if outside.iter().any(|&g| graph.constant(g) != Some(0.0)) {
             continue;
@@ -636,26 +629,34 @@ fn sole_writers(f: &Function, graph: &Graph, gradient: &[Id]) -> BTreeMap<usize,
     out
 }
 
-/// The parameters whose elements `region` reads with an adjoint to add to their gradient.
-fn params_with_adjoints(region: &Region) -> BTreeSet<usize> {
-    let Some(adjoint) = &region.adjoint else {
-        return BTreeSet::new();
-    };
-    let with_adjoint = |k: usize| adjoint.inputs.get(k).copied().flatten().is_some();
-    let loads = region
+/// An element of a parameter that a kept loop's body reads, and whose adjoint the reversed
+/// body adds to the parameter's gradient.
+struct AdjointLoad<'r> {
+    param: usize,
+    prefix: &'r [usize],
+    index: &'r [Affine],
+}
+
+/// The loads of parameter elements in `region` that have an adjoint.
+fn param_loads_with_adjoints(region: &Region) -> impl Iterator<Item = AdjointLoad<'_>> {
+    let adjoint = region.adjoint.as_ref();
+    let with_adjoint =
+        move |k: usize| adjoint.is_some_and(|a| a.inputs.get(k).copied().flatten().is_some());
+    region
         .inputs
         .iter()
         .enumerate()
-        .filter(|(k, _)| with_adjoint(*k));
-    loads
-        .filter_map(|(_, input)| match input {
+        .filter_map(move |(k, input)| match input {
             Input::Load {
-                array: ArrayRef::Param { param, .. },
-                ..
-            } => Some(*param),
+                array: ArrayRef::Param { param, prefix },
+                index,
+            } if with_adjoint(k) => Some(AdjointLoad {
+                param: *param,
+                prefix,
+                index,
+            }),
             _ => None,
         })
-        .collect()
 }
 
 /// Whether the adjoints `region` adds to parameter `param`'s gradient land on distinct
@@ -663,29 +664,17 @@ fn params_with_adjoints(region: &Region) -> BTreeSet<usize> {
 /// with one stride `a ≠ 0` and offsets distinct modulo `a` (`2i` and `2i + 1`), so no element
 /// is written twice by one iteration or by two.
 fn writes_each_element_once(region: &Region, param: usize) -> bool {
-    let Some(adjoint) = &region.adjoint else {
-        return false;
-    };
     let mut stride = None;
     let mut residues = BTreeSet::new();
-    for (k, input) in region.inputs.iter().enumerate() {
-        let Input::Load {
-            array: ArrayRef::Param { param: p, prefix },
-            index,
-        } = input
-        else {
-            continue;
-        };
-        if *p != param || adjoint.inputs.get(k).copied().flatten().is_none() {
-            continue;
-        }
-        let [at] = index.as_slice() else {
+    for load in param_loads_with_adjoints(region).filter(|l| l.param == param) {
+        let [at] = load.index else {
             return false;
         };
         let &[(level, a)] = at.terms.as_slice() else {
             return false;
         };
-        if !prefix.is_empty() || level != region.level || a == 0 || *stride.get_or_insert(a) != a {
+        let one_stride = *stride.get_or_insert(a) == a;
+        if !load.prefix.is_empty() || level != region.level || a == 0 || !one_stride {
             return false;
         }
         if !residues.insert(at.constant.rem_euclid(a.abs())) {
@@ -1137,10 +1126,9 @@ impl RegionPlan<'_> {
                         let element = ctx.element(array, index, vars, true);
                         let value = reverse.operand(a, Prec::If);
                         let sole = match array {
-                            ArrayRef::Param { param, .. } => {
-                                self.top_index.is_some()
-                                    && ctx.sole_writers.get(param) == self.top_index.as_ref()
-                            }
+                            ArrayRef::Param { param, .. } => self
+                                .top_index
+                                .is_some_and(|r| ctx.sole_writers.get(param) == Some(&r)),
                             ArrayRef::Buffer(_) => false,
                         };
                         if sole {

@@ -136,10 +136,10 @@ pub fn emit(f: &Function, graph: &Graph, grad: &Gradient) -> TokenStream {
     // The elements of a gradient returned as a whole buffer adjoint are not read one by one:
     // the plan computes the buffer instead (see `Plan::gradient`).
     let mut planned = roots.clone();
-    for ((index, _, ids), g) in per_parameter(f, &roots).into_iter().zip(gradient_ranges(f)) {
+    for (index, _, range) in gradient_ranges(f) {
         if whole.contains_key(&index) {
-            for (k, id) in ids.iter().enumerate() {
-                planned.gradient[g.start + k] = graph.node(*id).args[0];
+            for g in &mut planned.gradient[range] {
+                *g = graph.node(*g).args[0];
             }
         }
     }
@@ -201,16 +201,22 @@ fn whole_buffer_gradients(
     out
 }
 
-/// The positions in [`Roots::gradient`] of each differentiated parameter's derivatives.
-fn gradient_ranges(f: &Function) -> Vec<std::ops::Range<usize>> {
+/// Each differentiated parameter with its index and the positions of its derivatives in the
+/// gradient ([`Roots::gradient`], [`Gradient::params`]), scalar by scalar.
+pub(super) fn gradient_ranges(
+    f: &Function,
+) -> Vec<(usize, &crate::check::Param, std::ops::Range<usize>)> {
     let mut start = 0;
-    f.params
+    let differentiated = f
+        .params
         .iter()
-        .filter(|p| p.differentiated)
-        .map(|p| {
+        .enumerate()
+        .filter(|(_, p)| p.differentiated);
+    differentiated
+        .map(|(index, p)| {
             let range = start..start + p.len();
             start = range.end;
-            range
+            (index, p, range)
         })
         .collect()
 }
@@ -220,14 +226,15 @@ fn per_parameter<'f>(
     f: &'f Function,
     roots: &Roots,
 ) -> Vec<(usize, &'f crate::check::Param, Vec<Id>)> {
-    let mut derivatives = roots.gradient.iter().copied();
-    let differentiated = f
-        .params
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.differentiated);
-    differentiated
-        .map(|(index, p)| (index, p, derivatives.by_ref().take(p.len()).collect()))
+    let ranges = gradient_ranges(f).into_iter();
+    ranges
+        .map(|(index, p, range)| {
+            (
+                index,
+                p,
+                roots.gradient.get(range).unwrap_or_default().to_vec(),
+            )
+        })
         .collect()
 }
 
@@ -498,14 +505,7 @@ impl<'a> Plan<'a> {
     /// The expression of `id` as an operand needing precedence `need`.
     fn operand(&self, id: Id, need: Prec) -> TokenStream {
         let (tokens, prec) = self.reference(id);
-        if prec < need {
-            // Moved into the group, not copied as `quote!` would: operands nest as deep as
-            // the expression, and copying each level would make emission quadratic in it.
-            let group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, tokens);
-            TokenStream::from(proc_macro2::TokenTree::Group(group))
-        } else {
-            tokens
-        }
+        parenthesized(tokens, prec, need)
     }
 
     /// How `id` is written where it is used: its name, its literal, or its expression.
@@ -546,14 +546,19 @@ impl<'a> Plan<'a> {
             }
             Op::Cmp(cmp) => {
                 let symbol: TokenStream = cmp.symbol().parse().unwrap_or_default();
+                let (left, prec) = self.reference(node.args[0]);
                 // `n as f64 < x` would read `f64<` as the start of generic arguments.
-                let cast_left = self.reference(node.args[0]).1 == Prec::Cast;
-                let left = if cast_left {
-                    arg(0, Prec::Atom)
+                let need = if prec == Prec::Cast {
+                    Prec::Atom
                 } else {
-                    arg(0, Prec::Add)
+                    Prec::Add
                 };
-                binary(symbol, left, arg(1, Prec::Add), Prec::Cmp)
+                binary(
+                    symbol,
+                    parenthesized(left, prec, need),
+                    arg(1, Prec::Add),
+                    Prec::Cmp,
+                )
             }
             Op::Int(v) => {
                 let magnitude = proc_macro2::Literal::u64_unsuffixed(v.unsigned_abs());
@@ -845,7 +850,19 @@ fn access_precedence(access: &TokenStream) -> Prec {
     }
 }
 
-/// `l op r`, moving the operands' tokens (see [`Plan::operand`]).
+/// `tokens`, of precedence `prec`, in parentheses if its position needs `need` or more. The
+/// tokens are moved into the group, not copied as `quote!` would: operands nest as deep as the
+/// expression, and copying each level would make emission quadratic in it.
+fn parenthesized(tokens: TokenStream, prec: Prec, need: Prec) -> TokenStream {
+    if prec < need {
+        let group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, tokens);
+        TokenStream::from(proc_macro2::TokenTree::Group(group))
+    } else {
+        tokens
+    }
+}
+
+/// `l op r`, moving the operands' tokens (see [`parenthesized`]).
 fn binary(op: TokenStream, l: TokenStream, r: TokenStream, prec: Prec) -> (TokenStream, Prec) {
     let mut tokens = l;
     tokens.extend([op, r]);
@@ -1278,7 +1295,7 @@ fn gradient_path(path: &str, span: Span) -> TokenStream {
     };
     let mut segments: Vec<&str> = path.split("::").collect();
     let last = segments.pop().unwrap_or("missing");
-    let last = last.strip_prefix("r#").unwrap_or(last);
+    let last = crate::check::unraw_str(last);
     let function = Ident::new(&format!("{last}_grad"), span);
     let leading = segments.iter().map(|s| match s.strip_prefix("r#") {
         Some(raw) => Ident::new_raw(raw, span),

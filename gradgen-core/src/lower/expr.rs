@@ -131,7 +131,7 @@ impl Lower<'_> {
         let plain = path.qself.is_none() && !segments.is_empty();
         if plain && segments.len() == 1 && path.path.leading_colon.is_none() {
             // Bindings are named without `r#`.
-            let name = segments[0].strip_prefix("r#").unwrap_or(&segments[0]);
+            let name = crate::check::unraw_str(&segments[0]);
             if let Some((scope, binding)) = self.lookup_scoped(name) {
                 let Some(value) = binding else {
                     self.silenced += 1;
@@ -511,7 +511,7 @@ impl Lower<'_> {
                 self.apply(name, call.func.span(), call.span(), args)
             }
             [name] if p.qself.is_none() && p.path.leading_colon.is_none() => {
-                let name = name.strip_prefix("r#").unwrap_or(name);
+                let name = crate::check::unraw_str(name);
                 self.call_with_gradient(name, call, args)
             }
             [_, ..] if p.qself.is_none() => {
@@ -541,9 +541,9 @@ impl Lower<'_> {
             return self.report(Place::of(&call.func), msg);
         }
         let own = name.strip_prefix("Self::").unwrap_or(name);
-        if own.strip_prefix("r#").unwrap_or(own) == self.own_name {
-            // The gradient would call itself on every path, the untaken arm of a base case
-            // included (a call is computed before the branch that holds it).
+        if crate::check::unraw_str(own) == self.own_name {
+            // Recursion is not differentiated: `_grad` would call itself, and wherever the call's
+            // value is also read outside its arm it runs before the branch, base case or not.
             let msg = format!(
                 "a `#[grad]` function cannot call itself: `{name}_grad` would recurse without \
                  end; write the recursion as a loop"
